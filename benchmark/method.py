@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from benchmark import FAMILIES
+from benchmark.citation import bibtex_entry
 from benchmark.hparams import HParam
 
 
@@ -92,11 +93,28 @@ class Method:
     families: ClassVar[tuple[str, ...]] = FAMILIES
     hparams: ClassVar[dict[str, HParam]] = {}
     paper: ClassVar[str] = ""
+    """Short citation, "Surname et al., Venue Year"; the fields below say it in full."""
+    title: ClassVar[str] = ""
+    authors: ClassVar[str] = ""
+    """Comma-separated "First Last" names in the paper's order ("and others" ends a partial list)."""
+    venue: ClassVar[str] = ""
+    year: ClassVar[int] = 0
+    url: ClassVar[str] = ""
+    """An arXiv or DOI link; empty where the paper has no stable one."""
+    bibtex: ClassVar[str] = ""
+    """Derived from the fields above unless a method sets its own."""
+    uses: ClassVar[tuple[str, ...]] = ()
+    """What it uses that ERM does not: some of benchmark.citation.USES."""
     extra_cost: ClassVar[str] = "none"
     """What it costs beyond ERM, in words (e.g. "2 forward/backward passes per step")."""
     needs_domains: ClassVar[bool] = False
     """True for methods that only make sense with several training domains."""
     source_file: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.title and "bibtex" not in cls.__dict__:
+            cls.bibtex = bibtex_entry(cls.title, cls.authors, cls.venue, cls.year, cls.url)
 
     def __init__(self, ctx: Context, hp: dict[str, Any]):
         self.ctx = ctx

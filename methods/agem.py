@@ -20,6 +20,12 @@ from benchmark.registry import register_method
 @register_method("agem")
 class AGEM(Method):
     paper = "Chaudhry et al., ICLR 2019"
+    title = 'Efficient Lifelong Learning with A-GEM'
+    authors = "Arslan Chaudhry, Marc'Aurelio Ranzato, Marcus Rohrbach, Mohamed Elhoseiny"
+    venue = 'ICLR'
+    year = 2019
+    url = 'https://arxiv.org/abs/1812.00420'
+    uses = ('memory',)
     families = ("continual",)
     extra_cost = "a memory of ctx.extra['replay_budget'] samples; 2 forward/backward passes per step"
 

@@ -19,6 +19,11 @@ from benchmark.registry import register_method
 @register_method("amp")
 class AMP(Method):
     paper = "Zheng et al., CVPR 2021"
+    title = 'Regularizing Neural Networks via Adversarial Model Perturbation'
+    authors = 'Yaowei Zheng, Richong Zhang, Yongyi Mao'
+    venue = 'CVPR'
+    year = 2021
+    url = 'https://arxiv.org/abs/2010.04925'
     hparams = {
         "eps": HParam(0.5, LogUniform(-1.5, 0.5), "radius of the L2 ball of weight perturbations"),
         "eta": HParam(1.0, LogUniform(-1, 0.5), "step size of the inner ascent"),

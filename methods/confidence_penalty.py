@@ -21,6 +21,11 @@ def entropy(logits):
 @register_method("confidence_penalty")
 class ConfidencePenalty(Method):
     paper = "Pereyra et al., ICLR 2017 workshop"
+    title = 'Regularizing Neural Networks by Penalizing Confident Output Distributions'
+    authors = 'Gabriel Pereyra, George Tucker, Jan Chorowski, Łukasz Kaiser, Geoffrey Hinton'
+    venue = 'ICLR Workshop'
+    year = 2017
+    url = 'https://arxiv.org/abs/1701.06548'
     hparams = {"beta": HParam(0.1, LogUniform(-2, 0), "weight of the entropy bonus")}
 
     def loss(self, batch, out):

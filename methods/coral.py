@@ -38,6 +38,11 @@ def coral_distances(z: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
 @register_method("coral")
 class CORAL(Method):
     paper = "Sun & Saenko, ECCV Workshops 2016"
+    title = 'Deep CORAL: Correlation Alignment for Deep Domain Adaptation'
+    authors = 'Baochen Sun, Kate Saenko'
+    venue = 'ECCV Workshops'
+    year = 2016
+    url = 'https://arxiv.org/abs/1607.01719'
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {"gamma": HParam(1.0, LogUniform(-1, 1), "weight of the feature-moment alignment")}

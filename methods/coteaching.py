@@ -20,6 +20,12 @@ from benchmark.registry import register_method
 @register_method("coteaching")
 class CoTeaching(Method):
     paper = "Han et al., NeurIPS 2018"
+    title = 'Co-teaching: Robust Training of Deep Neural Networks with Extremely Noisy Labels'
+    authors = 'Bo Han, Quanming Yao, Xingrui Yu, Gang Niu, Miao Xu, Weihua Hu, Ivor Tsang, Masashi Sugiyama'
+    venue = 'NeurIPS'
+    year = 2018
+    url = 'https://arxiv.org/abs/1804.06872'
+    uses = ('second_network',)
     hparams = {
         "forget_rate": HParam(0.4, Uniform(0.0, 0.8), "share of each batch dropped at full schedule"),
         "warmup_epochs": HParam(5, IntUniform(1, 15), "epochs to reach the full forget rate"),

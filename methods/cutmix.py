@@ -17,6 +17,11 @@ from benchmark.registry import register_method
 @register_method("cutmix")
 class CutMix(InputMixing):
     paper = "Yun et al., ICCV 2019"
+    title = 'CutMix: Regularization Strategy to Train Strong Classifiers with Localizable Features'
+    authors = 'Sangdoo Yun, Dongyoon Han, Seong Joon Oh, Sanghyuk Chun, Junsuk Choe, Youngjoon Yoo'
+    venue = 'ICCV'
+    year = 2019
+    url = 'https://arxiv.org/abs/1905.04899'
     hparams = {
         "alpha": HParam(1.0, LogUniform(-1, 0.5), "Beta(alpha, alpha) concentration of the kept area"),
         "prob": HParam(0.5, Uniform(0.1, 1.0), "share of steps that mix"),

@@ -18,6 +18,11 @@ from benchmark.registry import register_method
 @register_method("cutout")
 class Cutout(Method):
     paper = "DeVries & Taylor, arXiv:1708.04552, 2017"
+    title = 'Improved Regularization of Convolutional Neural Networks with Cutout'
+    authors = 'Terrance DeVries, Graham W. Taylor'
+    venue = 'arXiv:1708.04552'
+    year = 2017
+    url = 'https://arxiv.org/abs/1708.04552'
     hparams = {"size": HParam(0.5, Uniform(0.1, 0.75), "side of the removed box, as a share of each axis")}
     extra_cost = "none (one box mask per sample per step)"
 

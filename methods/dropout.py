@@ -15,6 +15,11 @@ from benchmark.registry import register_method
 @register_method("dropout")
 class Dropout(Method):
     paper = "Srivastava et al., JMLR 2014"
+    title = 'Dropout: A Simple Way to Prevent Neural Networks from Overfitting'
+    authors = 'Nitish Srivastava, Geoffrey Hinton, Alex Krizhevsky, Ilya Sutskever, Ruslan Salakhutdinov'
+    venue = 'JMLR'
+    year = 2014
+    url = 'https://jmlr.org/papers/v15/srivastava14a.html'
     hparams = {"p": HParam(0.2, Uniform(0.05, 0.6), "drop probability of each hidden activation")}
     extra_cost = "none (one mask per hidden layer per step)"
 

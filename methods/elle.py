@@ -22,6 +22,11 @@ from benchmark.registry import register_method
 @register_method("elle")
 class ELLE(Method):
     paper = "Abad Rocamora et al., ICLR 2024"
+    title = 'Efficient Local Linearity Regularization to Overcome Catastrophic Overfitting'
+    authors = 'Elias Abad Rocamora, Fanghui Liu, Grigorios G. Chrysos, Pablo M. Olmos, Volkan Cevher'
+    venue = 'ICLR'
+    year = 2024
+    url = 'https://arxiv.org/abs/2401.11618'
     hparams = {
         "lam": HParam(100.0, LogUniform(0, 4), "weight of the linearity error"),
         "eps": HParam(0.1, LogUniform(-2, -0.5), "half-width of the input box the segment lies in"),

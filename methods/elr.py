@@ -19,6 +19,11 @@ from benchmark.registry import register_method
 @register_method("elr")
 class ELR(Method):
     paper = "Liu et al., NeurIPS 2020"
+    title = 'Early-Learning Regularization Prevents Memorization of Noisy Labels'
+    authors = 'Sheng Liu, Jonathan Niles-Weed, Narges Razavian, Carlos Fernandez-Granda'
+    venue = 'NeurIPS'
+    year = 2020
+    url = 'https://arxiv.org/abs/2007.00151'
     hparams = {
         "beta": HParam(0.7, Uniform(0.5, 0.99), "momentum of the per-sample target"),
         "lam": HParam(3.0, LogUniform(-1, 1), "weight of the early-learning term"),

@@ -11,3 +11,8 @@ from benchmark.registry import register_method
 @register_method("erm")
 class ERM(Method):
     paper = "Vapnik, 'Principles of Risk Minimization for Learning Theory', NeurIPS 1991"
+    title = 'Principles of Risk Minimization for Learning Theory'
+    authors = 'Vladimir Vapnik'
+    venue = 'NeurIPS'
+    year = 1991
+    url = ''

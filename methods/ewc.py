@@ -28,6 +28,13 @@ FISHER_SAMPLES = 256
 @register_method("ewc")
 class EWC(Method):
     paper = "Kirkpatrick et al., PNAS 2017"
+    title = 'Overcoming catastrophic forgetting in neural networks'
+    authors = ('James Kirkpatrick, Razvan Pascanu, Neil Rabinowitz, Joel Veness, Guillaume Desjardins, Andrei A. '
+               'Rusu, Kieran Milan, John Quan, Tiago Ramalho, Agnieszka Grabska-Barwinska, Demis Hassabis, Claudia '
+               'Clopath, Dharshan Kumaran, Raia Hadsell')
+    venue = 'PNAS'
+    year = 2017
+    url = 'https://doi.org/10.1073/pnas.1611835114'
     families = ("continual",)
     hparams = {"lam": HParam(1000.0, LogUniform(1, 5), "weight of the Fisher-weighted pull to old weights")}
     extra_cost = "a Fisher pass (per-sample gradients) over each experience; 3 parameter copies"

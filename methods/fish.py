@@ -21,6 +21,12 @@ from benchmark.registry import register_method
 @register_method("fish")
 class Fish(Method):
     paper = "Shi et al., ICLR 2022"
+    title = 'Gradient Matching for Domain Generalization'
+    authors = 'Yuge Shi, Jeffrey Seely, Philip H. S. Torr, N. Siddharth, Awni Hannun, Nicolas Usunier, Gabriel Synnaeve'
+    venue = 'ICLR'
+    year = 2022
+    url = 'https://arxiv.org/abs/2104.09937'
+    uses = ('second_network',)
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {

@@ -44,6 +44,11 @@ def variance_mismatch(variances: torch.Tensor) -> torch.Tensor:
 @register_method("fishr")
 class Fishr(Annealed):
     paper = "Rame et al., ICML 2022"
+    title = 'Fishr: Invariant Gradient Variances for Out-of-Distribution Generalization'
+    authors = 'Alexandre Rame, Corentin Dancette, Matthieu Cord'
+    venue = 'ICML'
+    year = 2022
+    url = 'https://arxiv.org/abs/2109.02934'
     families = ("domain_generalization",)
     needs_domains = True
     warmup_weight = 0.0

@@ -18,6 +18,11 @@ from benchmark.registry import register_method
 @register_method("flooding")
 class Flooding(Method):
     paper = "Ishida et al., ICML 2020"
+    title = 'Do We Need Zero Training Loss After Achieving Zero Training Error?'
+    authors = 'Takashi Ishida, Ikko Yamane, Tomoya Sakai, Gang Niu, Masashi Sugiyama'
+    venue = 'ICML'
+    year = 2020
+    url = 'https://arxiv.org/abs/2002.08709'
     hparams = {"level": HParam(0.1, LogUniform(-2, 0.3), "flood level b of the minibatch loss")}
 
     def loss(self, batch, out):

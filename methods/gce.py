@@ -16,6 +16,11 @@ from benchmark.registry import register_method
 @register_method("gce")
 class GCE(Method):
     paper = "Zhang & Sabuncu, NeurIPS 2018"
+    title = 'Generalized Cross Entropy Loss for Training Deep Neural Networks with Noisy Labels'
+    authors = 'Zhilu Zhang, Mert R. Sabuncu'
+    venue = 'NeurIPS'
+    year = 2018
+    url = 'https://arxiv.org/abs/1805.07836'
     hparams = {"q": HParam(0.7, Uniform(0.1, 1.0), "truncation exponent: 0 = CE, 1 = MAE")}
 
     def loss(self, batch, out):

@@ -18,6 +18,11 @@ from benchmark.registry import register_method
 @register_method("grad_norm")
 class GradNorm(Method):
     paper = "Zhao et al., ICML 2022"
+    title = 'Penalizing Gradient Norm for Efficiently Improving Generalization in Deep Learning'
+    authors = 'Yang Zhao, Hao Zhang, Xiuyuan Hu'
+    venue = 'ICML'
+    year = 2022
+    url = 'https://arxiv.org/abs/2202.03599'
     hparams = {"lam": HParam(0.1, LogUniform(-3, 0), "weight of the gradient norm")}
     extra_cost = "double backpropagation: about 2-3x an ERM step"
 

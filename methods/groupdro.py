@@ -20,6 +20,12 @@ from benchmark.registry import register_method
 @register_method("groupdro")
 class GroupDRO(Method):
     paper = "Sagawa et al., ICLR 2020"
+    title = ('Distributionally Robust Neural Networks for Group Shifts: On the Importance of Regularization for '
+             'Worst-Case Generalization')
+    authors = 'Shiori Sagawa, Pang Wei Koh, Tatsunori B. Hashimoto, Percy Liang'
+    venue = 'ICLR'
+    year = 2020
+    url = 'https://arxiv.org/abs/1911.08731'
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {"eta": HParam(1e-2, LogUniform(-3, -1), "step size of the domain-weight ascent")}

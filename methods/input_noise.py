@@ -18,6 +18,11 @@ from benchmark.registry import register_method
 @register_method("input_noise")
 class InputNoise(Method):
     paper = "Bishop, Neural Computation 1995"
+    title = 'Training with Noise is Equivalent to Tikhonov Regularization'
+    authors = 'Chris M. Bishop'
+    venue = 'Neural Computation'
+    year = 1995
+    url = 'https://doi.org/10.1162/neco.1995.7.1.108'
     hparams = {"sigma": HParam(0.1, LogUniform(-2, 0), "standard deviation of the added noise")}
     extra_cost = "none (one Gaussian draw per input element per step)"
 

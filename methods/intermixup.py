@@ -20,6 +20,11 @@ from benchmark.registry import register_method
 @register_method("intermixup")
 class InterDomainMixup(InputMixing):
     paper = "Yan et al., arXiv:2001.00677, 2020"
+    title = 'Improve Unsupervised Domain Adaptation with Mixup Training'
+    authors = 'Shen Yan, Huan Song, Nanxiang Li, Lincan Zou, Liu Ren'
+    venue = 'arXiv:2001.00677'
+    year = 2020
+    url = 'https://arxiv.org/abs/2001.00677'
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {

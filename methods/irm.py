@@ -41,6 +41,11 @@ def irm_penalty(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 @register_method("irm")
 class IRM(Annealed):
     paper = "Arjovsky et al., arXiv:1907.02893, 2019"
+    title = 'Invariant Risk Minimization'
+    authors = 'Martin Arjovsky, Léon Bottou, Ishaan Gulrajani, David Lopez-Paz'
+    venue = 'arXiv:1907.02893'
+    year = 2019
+    url = 'https://arxiv.org/abs/1907.02893'
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {

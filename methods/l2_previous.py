@@ -17,6 +17,13 @@ from benchmark.registry import register_method
 @register_method("l2_previous")
 class L2Previous(Method):
     paper = "Kirkpatrick et al., PNAS 2017 (L2 baseline)"
+    title = 'Overcoming catastrophic forgetting in neural networks'
+    authors = ('James Kirkpatrick, Razvan Pascanu, Neil Rabinowitz, Joel Veness, Guillaume Desjardins, Andrei A. '
+               'Rusu, Kieran Milan, John Quan, Tiago Ramalho, Agnieszka Grabska-Barwinska, Demis Hassabis, Claudia '
+               'Clopath, Dharshan Kumaran, Raia Hadsell')
+    venue = 'PNAS'
+    year = 2017
+    url = 'https://doi.org/10.1073/pnas.1611835114'
     families = ("continual",)
     hparams = {"lam": HParam(1.0, LogUniform(-2, 2), "weight of the pull toward the previous weights")}
     extra_cost = "one copy of the parameters"

@@ -16,6 +16,11 @@ from benchmark.registry import register_method
 @register_method("label_smoothing")
 class LabelSmoothing(Method):
     paper = "Szegedy et al., CVPR 2016"
+    title = 'Rethinking the Inception Architecture for Computer Vision'
+    authors = 'Christian Szegedy, Vincent Vanhoucke, Sergey Ioffe, Jonathon Shlens, Zbigniew Wojna'
+    venue = 'CVPR'
+    year = 2016
+    url = 'https://arxiv.org/abs/1512.00567'
     hparams = {"eps": HParam(0.1, Uniform(0.0, 0.5), "smoothing mass spread uniformly over classes")}
 
     def loss(self, batch, out):

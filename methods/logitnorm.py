@@ -22,6 +22,11 @@ def normalized_logits(logits, tau: float):
 class LogitNorm(Method):
     families = ("ood",)
     paper = "Wei et al., ICML 2022"
+    title = 'Mitigating Neural Network Overconfidence with Logit Normalization'
+    authors = 'Hongxin Wei, Renchunzi Xie, Hao Cheng, Lei Feng, Bo An, Yixuan Li'
+    venue = 'ICML'
+    year = 2022
+    url = 'https://arxiv.org/abs/2205.09310'
     hparams = {"tau": HParam(0.04, LogUniform(-2.5, -0.5), "temperature: normalized logits have norm 1/tau")}
 
     def loss(self, batch, out):

@@ -20,6 +20,12 @@ from benchmark.registry import register_method
 @register_method("lwf")
 class LwF(Method):
     paper = "Li & Hoiem, ECCV 2016"
+    title = 'Learning without Forgetting'
+    authors = 'Zhizhong Li, Derek Hoiem'
+    venue = 'ECCV'
+    year = 2016
+    url = 'https://arxiv.org/abs/1606.09282'
+    uses = ('second_network',)
     families = ("continual",)
     hparams = {
         "alpha": HParam(1.0, LogUniform(-1, 1), "weight of the distillation term"),

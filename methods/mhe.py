@@ -33,6 +33,11 @@ def energy(w, s: int):
 @register_method("mhe")
 class MHE(Method):
     paper = "Liu et al., NeurIPS 2018"
+    title = 'Learning towards Minimum Hyperspherical Energy'
+    authors = 'Weiyang Liu, Rongmei Lin, Zhen Liu, Lixin Liu, Zhiding Yu, Bo Dai, Le Song'
+    venue = 'NeurIPS'
+    year = 2018
+    url = 'https://arxiv.org/abs/1805.09298'
     hparams = {
         "lam": HParam(0.1, LogUniform(-3, 0), "weight of the hyperspherical energy"),
         "s": HParam(2, Choice(0, 1, 2), "power of the energy (0: logarithmic)"),

@@ -15,6 +15,11 @@ from benchmark.registry import register_method
 @register_method("mixup")
 class Mixup(InputMixing):
     paper = "Zhang et al., ICLR 2018"
+    title = 'mixup: Beyond Empirical Risk Minimization'
+    authors = 'Hongyi Zhang, Moustapha Cisse, Yann N. Dauphin, David Lopez-Paz'
+    venue = 'ICLR'
+    year = 2018
+    url = 'https://arxiv.org/abs/1710.09412'
     hparams = {"alpha": HParam(0.2, LogUniform(-1, 0.5), "Beta(alpha, alpha) concentration of the mixing")}
     extra_cost = "none (one Beta draw and a permutation per step)"
 

@@ -17,6 +17,11 @@ from benchmark.registry import register_method
 @register_method("norm_loss")
 class NormLoss(Method):
     paper = "Georgiou et al., ICPR 2020"
+    title = 'Norm Loss: An efficient yet effective regularization method for deep neural networks'
+    authors = 'Theodoros Georgiou, Sebastian Schmitt, Thomas Bäck, Wei Chen, Michael Lew'
+    venue = 'ICPR'
+    year = 2020
+    url = 'https://arxiv.org/abs/2103.06583'
     hparams = {"lam": HParam(0.1, LogUniform(-3, 0), "weight of the unit-norm penalty")}
     extra_cost = "one row-norm per layer per step"
 

@@ -24,6 +24,11 @@ def orthogonality(w):
 @register_method("orthogonality")
 class Orthogonality(Method):
     paper = "Bansal et al., NeurIPS 2018"
+    title = 'Can We Gain More from Orthogonality Regularizations in Training Deep CNNs?'
+    authors = 'Nitin Bansal, Xiaohan Chen, Zhangyang Wang'
+    venue = 'NeurIPS'
+    year = 2018
+    url = 'https://arxiv.org/abs/1810.09102'
     hparams = {"lam": HParam(1e-3, LogUniform(-5, -1), "weight of the orthogonality penalty")}
     extra_cost = "one Gram matrix per layer per step"
 

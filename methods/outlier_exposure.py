@@ -29,6 +29,12 @@ class OutlierExposure(Method):
     families = ("ood",)
     needs_outliers = True
     paper = "Hendrycks et al., ICLR 2019"
+    title = 'Deep Anomaly Detection with Outlier Exposure'
+    authors = 'Dan Hendrycks, Mantas Mazeika, Thomas Dietterich'
+    venue = 'ICLR'
+    year = 2019
+    url = 'https://arxiv.org/abs/1812.04606'
+    uses = ('extra_data',)
     hparams = {"lam": HParam(0.5, LogUniform(-1.5, 0.5), "weight of the uniform-prediction term on outliers")}
     extra_cost = "a forward/backward pass over 2x the batch size of auxiliary outliers per step"
 

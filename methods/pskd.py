@@ -21,6 +21,11 @@ from benchmark.registry import register_method
 @register_method("pskd")
 class PSKD(Method):
     paper = "Kim et al., ICCV 2021"
+    title = 'Self-Knowledge Distillation with Progressive Refinement of Targets'
+    authors = 'Kyungyul Kim, ByeongMoon Ji, Doyoung Yoon, Sangheum Hwang'
+    venue = 'ICCV'
+    year = 2021
+    url = 'https://arxiv.org/abs/2006.12000'
     hparams = {"alpha_T": HParam(0.8, Uniform(0.1, 0.95), "weight of the past prediction at the last epoch")}
     extra_cost = "a [num_train, num_classes] buffer of past predictions"
 

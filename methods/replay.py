@@ -18,6 +18,13 @@ from benchmark.registry import register_method
 @register_method("replay")
 class Replay(Method):
     paper = "Chaudhry et al., arXiv:1902.10486, 2019"
+    title = 'On Tiny Episodic Memories in Continual Learning'
+    authors = ('Arslan Chaudhry, Marcus Rohrbach, Mohamed Elhoseiny, Thalaiyasingam Ajanthan, Puneet K. Dokania, '
+               "Philip H. S. Torr, Marc'Aurelio Ranzato")
+    venue = 'arXiv:1902.10486'
+    year = 2019
+    url = 'https://arxiv.org/abs/1902.10486'
+    uses = ('memory',)
     families = ("continual",)
     extra_cost = "a memory of ctx.extra['replay_budget'] samples; 2x batch size per step"
 

@@ -27,6 +27,11 @@ def rationales(head: torch.nn.Linear, features: torch.Tensor) -> torch.Tensor:
 @register_method("ridg")
 class RIDG(Method):
     paper = "Chen et al., ICCV 2023"
+    title = 'Domain Generalization via Rationale Invariance'
+    authors = 'Liang Chen, Yong Zhang, Yibing Song, Anton van den Hengel, Lingqiao Liu'
+    venue = 'ICCV'
+    year = 2023
+    url = 'https://arxiv.org/abs/2308.11158'
     families = ("domain_generalization",)
     hparams = {
         "momentum": HParam(1e-3, LogUniform(-4, -1), "weight of the batch in the running class rationale"),

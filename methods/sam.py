@@ -17,6 +17,11 @@ from benchmark.registry import register_method
 @register_method("sam")
 class SAM(Method):
     paper = "Foret et al., ICLR 2021"
+    title = 'Sharpness-Aware Minimization for Efficiently Improving Generalization'
+    authors = 'Pierre Foret, Ariel Kleiner, Hossein Mobahi, Behnam Neyshabur'
+    venue = 'ICLR'
+    year = 2021
+    url = 'https://arxiv.org/abs/2010.01412'
     hparams = {"rho": HParam(0.05, LogUniform(-2.5, -0.5), "radius of the weight neighbourhood")}
     extra_cost = "2 forward/backward passes per step"
 

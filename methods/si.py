@@ -21,6 +21,11 @@ from benchmark.registry import register_method
 @register_method("si")
 class SI(Method):
     paper = "Zenke et al., ICML 2017"
+    title = 'Continual Learning Through Synaptic Intelligence'
+    authors = 'Friedemann Zenke, Ben Poole, Surya Ganguli'
+    venue = 'ICML'
+    year = 2017
+    url = 'https://arxiv.org/abs/1703.04200'
     families = ("continual",)
     hparams = {
         "c": HParam(1.0, LogUniform(-2, 2), "weight of the importance-weighted pull to old weights"),

@@ -15,6 +15,11 @@ from benchmark.registry import register_method
 @register_method("spectral_decoupling")
 class SpectralDecoupling(Method):
     paper = "Pezeshki et al., NeurIPS 2021"
+    title = 'Gradient Starvation: A Learning Proclivity in Neural Networks'
+    authors = 'Mohammad Pezeshki, Sékou-Oumar Kaba, Yoshua Bengio, Aaron Courville, Doina Precup, Guillaume Lajoie'
+    venue = 'NeurIPS'
+    year = 2021
+    url = 'https://arxiv.org/abs/2011.09468'
     hparams = {"lam": HParam(0.01, LogUniform(-4, -1), "weight of the squared-logit penalty")}
 
     def penalty(self, batch, out):

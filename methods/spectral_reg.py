@@ -32,6 +32,12 @@ def _matrix(layer: nn.Module) -> torch.Tensor:
 @register_method("spectral_reg")
 class SpectralReg(Method):
     paper = "Lewandowski et al., ICLR 2025"
+    title = 'Learning Continually by Spectral Regularization'
+    authors = ('Alex Lewandowski, Michał Bortkiewicz, Saurabh Kumar, András György, Dale Schuurmans, Mateusz '
+               'Ostaszewski, Marlos C. Machado')
+    venue = 'ICLR'
+    year = 2025
+    url = 'https://arxiv.org/abs/2406.06811'
     families = ("continual",)
     hparams = {
         "lam": HParam(1e-3, LogUniform(-5, -1), "weight of the singular-value term"),

@@ -17,6 +17,11 @@ from benchmark.registry import register_method
 @register_method("very_large_dropout")
 class VeryLargeDropout(Method):
     paper = "Zhang & Bottou, arXiv:2403.00946, 2024"
+    title = 'Fine-tuning with Very Large Dropout'
+    authors = 'Jianyu Zhang, Léon Bottou'
+    venue = 'arXiv:2403.00946'
+    year = 2024
+    url = 'https://arxiv.org/abs/2403.00946'
     hparams = {"p": HParam(0.9, Uniform(0.5, 0.95), "drop probability of each penultimate feature")}
     extra_cost = "none (one mask on the features per step)"
 

@@ -32,6 +32,11 @@ def von_neumann_entropy(features):
 @register_method("vne")
 class VNE(Method):
     paper = "Kim et al., CVPR 2023"
+    title = 'VNE: An Effective Method for Improving Deep Representation by Manipulating Eigenvalue Distribution'
+    authors = 'Jaeill Kim, Suhyun Kang, Duhun Hwang, Jungwook Shin, Wonjong Rhee'
+    venue = 'CVPR'
+    year = 2023
+    url = 'https://arxiv.org/abs/2304.01434'
     hparams = {"alpha": HParam(0.01, LogUniform(-3, -1.5), "weight of the entropy bonus")}
     extra_cost = "one eigendecomposition of a min(N, d)-sized matrix per step"
 

@@ -22,6 +22,12 @@ def risk_variance(risks: torch.Tensor) -> torch.Tensor:
 @register_method("vrex")
 class VREx(Annealed):
     paper = "Krueger et al., ICML 2021"
+    title = 'Out-of-Distribution Generalization via Risk Extrapolation (REx)'
+    authors = ('David Krueger, Ethan Caballero, Joern-Henrik Jacobsen, Amy Zhang, Jonathan Binas, Dinghuai Zhang, '
+               'Remi Le Priol, Aaron Courville')
+    venue = 'ICML'
+    year = 2021
+    url = 'https://arxiv.org/abs/2003.00688'
     families = ("domain_generalization",)
     needs_domains = True
     hparams = {
