@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 
 ROW = 24  # pixels per row of a method axis
+REFERENCE_COLOR = "#1f3a93"  # ERM, wherever it is drawn
 alt.data_transformers.disable_max_rows()  # pages cap what they draw (tables.shortlist); never fail on size
-TIE_COLORS = ["#f58518", "#4c78a8", "#72b7b2", "#b279a2", "#9d9d9d"]
 
 
 def sized(chart, rows: int, title: str = ""):
@@ -18,74 +18,6 @@ def sized(chart, rows: int, title: str = ""):
         autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
     )
     return chart.properties(title=title) if title else chart
-
-
-def tie_label(group) -> str:
-    if pd.isna(group):
-        return "tie groups not computed"
-    return "tied with the best" if int(group) == 1 else f"tie group {int(group)}"
-
-
-def ci_dots(
-    rows: pd.DataFrame,
-    metric: str,
-    higher_is_better: bool = True,
-    baseline: float | None = None,
-    title: str = "",
-) -> alt.Chart:
-    """Mean with its 95% CI per method, best on top, coloured by tie group; dashed line at ERM's mean."""
-    rows = rows[rows["mean"].notna()]
-    data = rows.assign(tie=rows["tie_group"].map(tie_label)).sort_values(["rank", "method"])
-    ties = sorted(data["tie"].unique(), key=lambda t: (t != "tied with the best", t))
-    color = alt.Color(
-        "tie:N",
-        title="tie group",
-        legend=alt.Legend(orient="bottom"),
-        scale=alt.Scale(
-            domain=ties,
-            range=TIE_COLORS[: len(ties)]
-            if ties[0] == "tied with the best"
-            else TIE_COLORS[1 : len(ties) + 1],
-        ),
-    )
-    data = data[["method", "mean", "std", "ci_low", "ci_high", "rank", "tie", "n"]]
-    order = list(data["method"])
-    direction = "higher is better" if higher_is_better else "lower is better"
-    y = alt.Y("method:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
-    x_scale = alt.Scale(zero=False, nice=False, padding=12)
-    tooltip = [
-        alt.Tooltip("method:N"),
-        alt.Tooltip("mean:Q", format=".4f"),
-        alt.Tooltip("std:Q", format=".4f"),
-        alt.Tooltip("ci_low:Q", format=".4f", title="CI low"),
-        alt.Tooltip("ci_high:Q", format=".4f", title="CI high"),
-        alt.Tooltip("rank:Q"),
-        alt.Tooltip("tie:N", title="tie group"),
-        alt.Tooltip("n:Q"),
-    ]
-    bars = (
-        alt.Chart(data)
-        .mark_rule(strokeWidth=2)
-        .encode(
-            y=y,
-            x=alt.X("ci_low:Q", scale=x_scale, title=f"{metric} — mean and 95% CI ({direction})"),
-            x2="ci_high:Q",
-            color=color,
-        )
-    )
-    dots = (
-        alt.Chart(data)
-        .mark_point(filled=True, size=90, opacity=1)
-        .encode(y=y, x="mean:Q", color=color, tooltip=tooltip)
-    )
-    layers = [bars, dots]
-    if baseline is not None and pd.notna(baseline):
-        layers.append(
-            alt.Chart(pd.DataFrame({"erm": [baseline]}))
-            .mark_rule(strokeDash=[4, 4], color="gray")
-            .encode(x="erm:Q", tooltip=[alt.Tooltip("erm:Q", title="ERM mean", format=".4f")])
-        )
-    return sized(alt.layer(*layers), len(data), title)
 
 
 def heatmap(
@@ -100,16 +32,20 @@ def heatmap(
     x_sort=None,
     y_sort=None,
     reverse: bool = False,
+    bound: float | None = None,
+    legend_format: str | None = None,
 ) -> alt.Chart:
-    """Rectangles coloured by `value` with their number (or `text`) written inside."""
-    if diverging:  # symmetric around zero, so a small loss does not look as strong as a large gain
-        bound = float(data[value].abs().max() or 0) or 1.0
-        scale = alt.Scale(scheme="redblue", domain=[-bound, bound])
+    """Rectangles coloured by `value` with their number (or `text`) written inside. Diverging scales are
+    symmetric around zero and end at `bound` (cells beyond it take the end colour), so one outlier does not
+    wash out every other cell."""
+    if diverging:
+        bound = bound or float(data[value].abs().max() or 0) or 1.0
+        scale = alt.Scale(scheme="redblue", domain=[-bound, bound], clamp=True)
     else:
         scale = alt.Scale(scheme="blues", reverse=reverse)
     values = data[value].astype(float)
     if diverging:
-        strength = values.abs() / bound
+        strength = (values.abs() / bound).clip(upper=1)
     else:  # how dark the cell is, 0..1
         span = (values.max() - values.min()) or 1.0
         strength = ((values.max() - values) if reverse else (values - values.min())) / span
@@ -124,7 +60,12 @@ def heatmap(
         y=alt.Y(f"{y}:O", title=y.replace("_", " "), sort=y_sort, axis=alt.Axis(labelLimit=200)),
     )
     rect = base.mark_rect().encode(
-        color=alt.Color(f"{value}:Q", scale=scale, title=value.replace("_", " ")),
+        color=alt.Color(
+            f"{value}:Q",
+            scale=scale,
+            title=value.replace("_", " "),
+            legend=alt.Legend(format=legend_format, orient="bottom") if legend_format else alt.Legend(orient="bottom"),
+        ),
         tooltip=[alt.Tooltip(f"{x}:O"), alt.Tooltip(f"{y}:O"), alt.Tooltip(f"{value}:Q", format=".4f")],
     )
     words = base.mark_text(fontSize=11).encode(
@@ -132,27 +73,6 @@ def heatmap(
         color=alt.Color("ink:N", scale=None),
     )
     return sized((rect + words).resolve_scale(color="independent"), data[y].nunique(), title)
-
-
-def profile_heatmap(profile: pd.DataFrame, methods_order: list[str], families_order: list[str]) -> alt.Chart:
-    """Method × family relative gain over ERM (a fraction, shown in %); ▲/▼ where the 95% CI excludes zero."""
-    mark = {"better": " ▲", "worse": " ▼"}
-    data = profile.assign(
-        label=[
-            f"{g:+.1%}{mark.get(s, '')}" if pd.notna(g) else "—"
-            for g, s in zip(profile["gain"], profile["significant"], strict=True)
-        ]
-    )
-    return heatmap(
-        data,
-        "family",
-        "method",
-        "gain",
-        text="label",
-        diverging=True,
-        x_sort=families_order,
-        y_sort=methods_order,
-    )
 
 
 def lines(
@@ -177,32 +97,38 @@ def lines(
         enc["tooltip"] = [dash, *enc["tooltip"]]
     chart = alt.Chart(data).mark_line(point=data[x].nunique() <= 5).encode(**enc)  # dots on short curves
     if rule is not None:
-        chart += (
-            alt.Chart(pd.DataFrame({"x": [rule]})).mark_rule(strokeDash=[3, 3], color="gray").encode(x="x:Q")
-        )
+        chart += alt.Chart(pd.DataFrame({"x": [rule]})).mark_rule(strokeDash=[3, 3], color="gray").encode(x="x:Q")
     chart = chart.properties(height=300, width="container")
     return chart.properties(title=title) if title else chart
 
 
-def roc(data: pd.DataFrame, color: str = "curve", title: str = "") -> alt.Chart:
-    """ROC curves (ID = positive class), with the chance diagonal and the 95% TPR line."""
+def roc(data: pd.DataFrame, reference: str = "erm", title: str = "") -> alt.Chart:
+    """ROC curves of a few methods (ID = positive class), the reference (ERM) dashed in dark blue, with the
+    chance diagonal and the 95% TPR line."""
+    methods = sorted(data["method"].unique(), key=lambda m: (m == reference, m))
+    palette = ["#e45756", "#4c78a8", "#f58518", "#54a24b"]
+    colors = [REFERENCE_COLOR if m == reference else palette[i % len(palette)] for i, m in enumerate(methods)]
+    data = data.assign(line=["ERM (reference)" if m == reference else "method" for m in data["method"]])
     curves = (
         alt.Chart(data)
-        .mark_line()
+        .mark_line(strokeWidth=2.5)
         .encode(
-            x=alt.X(
-                "fpr:Q", title="false positive rate (OOD accepted as ID)", scale=alt.Scale(domain=[0, 1])
-            ),
+            x=alt.X("fpr:Q", title="false positive rate (OOD accepted as ID)", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("tpr:Q", title="true positive rate (ID accepted)", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color(f"{color}:N"),
-            tooltip=[color, alt.Tooltip("fpr:Q", format=".3f"), alt.Tooltip("tpr:Q", format=".3f")],
+            color=alt.Color(
+                "method:N",
+                scale=alt.Scale(domain=methods, range=colors),
+                legend=alt.Legend(orient="bottom", labelLimit=300, title=None),
+            ),
+            strokeDash=alt.StrokeDash(
+                "line:N", scale=alt.Scale(domain=["method", "ERM (reference)"], range=[[1, 0], [6, 3]]), legend=None
+            ),
+            tooltip=["method:N", alt.Tooltip("fpr:Q", format=".3f"), alt.Tooltip("tpr:Q", format=".3f")],
         )
     )
     guides = pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})
     diagonal = alt.Chart(guides).mark_line(strokeDash=[3, 3], color="gray").encode(x="fpr:Q", y="tpr:Q")
-    tpr95 = (
-        alt.Chart(pd.DataFrame({"tpr": [0.95]})).mark_rule(strokeDash=[2, 4], color="gray").encode(y="tpr:Q")
-    )
+    tpr95 = alt.Chart(pd.DataFrame({"tpr": [0.95]})).mark_rule(strokeDash=[2, 4], color="gray").encode(y="tpr:Q")
     chart = (diagonal + tpr95 + curves).properties(height=340, width="container")
     return chart.properties(title=title) if title else chart
 
@@ -231,9 +157,7 @@ def differences(data: pd.DataFrame, title: str = "") -> alt.Chart:
     bars = base.mark_rule(strokeWidth=2).encode(
         y=y, x=alt.X("ci_low:Q", title="paired difference (95% CI)"), x2="ci_high:Q", color=color
     )
-    dots = base.mark_point(filled=True, size=80, opacity=1).encode(
-        y=y, x="diff:Q", color=color, tooltip=tooltip
-    )
+    dots = base.mark_point(filled=True, size=80, opacity=1).encode(y=y, x="diff:Q", color=color, tooltip=tooltip)
     zero = alt.Chart(pd.DataFrame({"x": [0]})).mark_rule(color="black").encode(x="x:Q")
     return sized(zero + bars + dots, data["task"].nunique(), title)
 

@@ -7,6 +7,7 @@ unknown schema version or lacking columns becomes a one-line problem the pages s
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,9 @@ SCHEMA_KEY = b"benchmark_schema_version"
 SCHEMAS = {"1"}
 """Schema versions this site understands."""
 ENV = "BENCHMARK_RESULTS"
+WRITTEN_KEYS = (b"benchmark_written", b"written_at", b"created_at")
+"""Parquet metadata keys that may carry when the aggregation wrote the file (ISO 8601)."""
+REVISION_KEYS = (b"benchmark_git_rev", b"git_rev")
 
 # file -> columns it must have; the other columns of the data contract are optional.
 REQUIRED = {
@@ -83,6 +87,15 @@ TEXT = {
     "device",
     "name",
     "json",
+    "verdict",
+    "selection_rule",
+    "phase",
+    "title",
+    "authors",
+    "venue",
+    "url",
+    "bibtex",
+    "uses",
 }
 
 
@@ -107,6 +120,10 @@ class ResultSet:
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
     written: datetime | None = None
+    written_from: str = ""
+    """Where `written` comes from: the files' metadata or the commit that holds them (never file times)."""
+    meta: dict = field(default_factory=dict)
+    """Parquet metadata per file (benchmark keys only)."""
     memo: dict = field(default_factory=dict)
     """Views derived from the frames, computed once per loaded set (see `derived`)."""
 
@@ -147,10 +164,60 @@ def _load(path: str, stamps: tuple) -> ResultSet:
             rs.problems[name] = problem
         else:
             rs.frames[name] = frame
-    runs = rs.path / "runs.parquet"
-    if "runs" in rs.frames:
-        rs.written = datetime.fromtimestamp(runs.stat().st_mtime)
+            rs.meta[name] = _metadata(file)
+    rs.written, rs.written_from = written(rs)
     return rs
+
+
+def _metadata(file: Path) -> dict:
+    meta = pq.read_schema(file).metadata or {}
+    return {k: v.decode(errors="replace") for k, v in meta.items() if k.startswith(b"benchmark") or k in WRITTEN_KEYS}
+
+
+def written(rs: ResultSet) -> tuple[datetime | None, str]:
+    """When the results were written: a metadata key of the aggregation's files, else the time of the git
+    commit that holds runs.parquet (a fresh clone's file times are the clone's, not the results')."""
+    for name in ("leaderboard", "runs"):
+        for key in WRITTEN_KEYS:
+            text = rs.meta.get(name, {}).get(key.decode())
+            try:
+                return datetime.fromisoformat(text), f"{name}.parquet metadata"
+            except (TypeError, ValueError):
+                continue
+    for name in ("runs", "leaderboard"):
+        when = _commit_time(rs.path / f"{name}.parquet")
+        if when:
+            return when, f"git commit of {name}.parquet"
+    return None, ""
+
+
+def _commit_time(file: Path) -> datetime | None:
+    if not file.exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%cI", "--", file.name],
+            cwd=file.parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        return datetime.fromisoformat(out) if out else None
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def revision(rs: ResultSet) -> list[str]:
+    """Git revisions the results come from: the files' metadata, else the runs' provenance column."""
+    for name in ("leaderboard", "runs"):
+        for key in REVISION_KEYS:
+            if rs.meta.get(name, {}).get(key.decode()):
+                return [rs.meta[name][key.decode()]]
+    runs = rs.frames.get("runs")
+    if runs is None or "git_rev" not in runs:
+        return []
+    return sorted(r for r in runs["git_rev"].unique() if r)
 
 
 def read(file: Path, name: str) -> tuple[pd.DataFrame | None, str | None]:

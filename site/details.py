@@ -9,9 +9,7 @@ import numpy as np
 import pandas as pd
 
 
-def detail(
-    details: pd.DataFrame | None, family: str, task: str, name: str, prefix: bool = False
-) -> pd.DataFrame:
+def detail(details: pd.DataFrame | None, family: str, task: str, name: str, prefix: bool = False) -> pd.DataFrame:
     """Rows (method, seed, hparam_draw, name, value) of one detail, JSON decoded; unreadable JSON is skipped.
     With `prefix`, also details named `<name>/...` (e.g. `roc/msp/photos`)."""
     columns = ["method", "seed", "hparam_draw", "name", "value"]
@@ -25,9 +23,7 @@ def detail(
         rows["method"], rows["seed"], rows["hparam_draw"], rows["name"], rows["json"], strict=True
     ):
         try:
-            out.append(
-                {"method": method, "seed": seed, "hparam_draw": draw, "name": key, "value": json.loads(text)}
-            )
+            out.append({"method": method, "seed": seed, "hparam_draw": draw, "name": key, "value": json.loads(text)})
         except (TypeError, ValueError):
             continue
     return pd.DataFrame(out, columns=columns)
@@ -60,9 +56,7 @@ def matrix(values: pd.DataFrame, method: str) -> pd.DataFrame:
         return pd.DataFrame(columns=["trained_on", "evaluated_on", "accuracy"])
     mean = np.nanmean(mats, axis=0)
     i, j = np.indices(mean.shape)
-    return pd.DataFrame(
-        {"trained_on": i.ravel() + 1, "evaluated_on": j.ravel() + 1, "accuracy": mean.ravel()}
-    )
+    return pd.DataFrame({"trained_on": i.ravel() + 1, "evaluated_on": j.ravel() + 1, "accuracy": mean.ravel()})
 
 
 def roc_points(payload, path: tuple = ()) -> list[dict]:

@@ -1,4 +1,5 @@
-"""The part every family page shares: filters and, per task, a CI dot plot and the leaderboard table."""
+"""The part every family page shares: its answer in two lines, filters, per task a CI dot plot and the
+leaderboard table (verdict against ERM first), and gain against cost."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-import charts
 import data
+import effect_charts
+import profiles
 import tables
 import ui
 
@@ -29,9 +31,9 @@ class View:
 
 
 def start(family: str, blurb: str) -> View:
-    """Title, results checks and filters; stops the page with a message when there is nothing to show."""
+    """Title, the family's answer, results checks and filters (kept in the URL); stops the page with a
+    message when there is nothing to show."""
     st.title(tables.label(family))
-    st.caption(blurb)
     rs = ui.current()
     ui.need(rs, "leaderboard")
     board = ui.board(rs)
@@ -39,6 +41,12 @@ def start(family: str, blurb: str) -> View:
     if board.empty:
         st.info(f"This results set has no {tables.label(family)} results yet.")
         st.stop()
+    pooled = ui.profile(rs)
+    pooled = pooled[pooled["family"] == family]
+    for line in profiles.summary(pooled, ui.erm_tuned(board)):
+        if line:
+            st.markdown(line)
+    st.caption(blurb)
     runs = rs.get("runs")
     primary = tables.defaults(board, family, runs)["metric"]
     ranked = board[(board["selection"] != "oracle") & ~tables.failed_only(board)]
@@ -51,7 +59,11 @@ def start(family: str, blurb: str) -> View:
     with right:
         metric = (
             st.selectbox(
-                "Metric", metrics, key=f"{family}_metric", help=f"{primary} is the family's primary metric"
+                "Metric",
+                metrics,
+                key=f"{family}_metric",
+                help=f"{primary} is the family's primary metric",
+                bind="query-params",
             )
             if metrics
             else primary
@@ -60,33 +72,40 @@ def start(family: str, blurb: str) -> View:
 
 
 def leaderboards(
-    view: View, selection: str | None = None, scorer: str | None = None, domain: str | None = None
+    view: View,
+    selection: str | None = None,
+    scorer: str | None = None,
+    domain: str | None = None,
+    metric: str | None = None,
 ) -> None:
-    """Per task: mean ± 95% CI per method (colour = tie group, dashed = ERM) and the ranked table."""
-    rows = ui.headline(view.rs, view.family, view.metric, selection, scorer, domain)
+    """Per task: mean ± 95% CI per method (colour = verdict against ERM, ERM named, dashed at its mean)
+    and the ranked table."""
+    metric = metric or view.metric
+    rows = ui.headline(view.rs, view.family, metric, selection, scorer, domain)
     rows = rows[rows["method"].isin(view.methods)]
     if rows.empty:
         st.info("No leaderboard rows match these filters.")
         return
-    ui.note_missing_stats(rows)
-    hib = tables.higher_is_better(view.metric)
+    ui.note_verdicts(rows)
+    hib = tables.higher_is_better(metric)
     if "higher_is_better" in rows and rows["higher_is_better"].notna().any():
         hib = bool(rows["higher_is_better"].iloc[0])
     for task in view.tasks:
         part = rows[rows["task"] == task]
-        st.subheader(task)
+        st.subheader(task, anchor=task)
         if part.empty:
-            st.info(f"No {view.metric} rows for {task} with these filters.")
+            st.info(f"No {metric} rows for {task} with these filters.")
             continue
+        mde = part["mde"].dropna()
+        if len(mde):
+            st.caption(f"Smallest difference from ERM these seeds can detect (80% power): {mde.iloc[0]:.4f}.")
         erm = part.loc[part["method"] == tables.BASELINE, "mean"]
         ordered = list(part.sort_values(["rank", "method"])["method"])
         drawn = tables.shortlist(ordered, CHART_METHODS)
         chart_col, table_col = st.columns([2, 3])
         with chart_col:
             ui.chart(
-                charts.ci_dots(
-                    part[part["method"].isin(drawn)], view.metric, hib, erm.iloc[0] if len(erm) else None
-                )
+                effect_charts.ci_dots(part[part["method"].isin(drawn)], metric, hib, erm.iloc[0] if len(erm) else None)
             )
             if len(drawn) < len(ordered):
                 st.caption(
@@ -94,4 +113,23 @@ def leaderboards(
                     "Choose methods above to draw others."
                 )
         with table_col:
-            st.dataframe(tables.display(part), hide_index=True, column_config=ui.fmt_columns())
+            ui.leaderboard_table(part)
+
+
+def cost_view(view: View) -> None:
+    """The family's pooled effect of each method against its cost relative to ERM."""
+    st.header("Gain against cost")
+    pooled = ui.profile(view.rs)
+    pooled = pooled[(pooled["family"] == view.family) & pooled["method"].isin(view.methods)]
+    rows = ui.headline(view.rs, view.family)
+    cost = profiles.family_cost(rows[rows["task"].isin(view.tasks)])
+    points = pooled.assign(cost=pooled["method"].map(cost)).dropna(subset=["effect", "cost"])
+    if points.empty:
+        st.info("No pooled effects with wall times for this family.")
+        return
+    ui.chart(effect_charts.cost_scatter(points))
+    st.caption(
+        "Each point is a method: its pooled effect over the family's tasks (whisker: 95% CI) against its "
+        "wall time per run relative to ERM's, geometric mean over the chosen tasks. ERM is the diamond at "
+        "(1×, 0); up and to the left is better and cheaper."
+    )

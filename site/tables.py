@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pandas as pd
 
+import verdicts
+
 FAMILIES = {
     "noisy_labels": "Noisy labels",
     "domain_generalization": "Domain generalization",
@@ -27,7 +29,7 @@ HEADLINE_SCORERS = ("", "msp", "energy", "maxlogit")
 """OOD scorer of the headline number, the first one present (every scorer has its own view)."""
 BASELINE = "erm"
 CELL = ["family", "task", "metric", "selection", "scorer", "domain"]
-_T95 = [
+_T95 = [  # fmt: skip
     12.706,
     4.303,
     3.182,
@@ -91,9 +93,9 @@ DRAW_RULE = "val_acc"
 chosen on the test score, stay in the file and the runs explorer)."""
 
 
-def with_stats(board: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard with every statistics column; what the file lacks is computed (CI, rank, direction)
-    or left empty (tie groups, gain CIs: only the aggregation step can compute them properly)."""
+def with_stats(board: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The leaderboard with every statistics column; what the file lacks is computed (CI, rank, direction,
+    the verdict columns of `verdicts.add`) or left empty (gain CIs: only the aggregation can compute them)."""
     b = board
     if "draw_selection" in b:
         rules = set(b["draw_selection"])
@@ -117,7 +119,9 @@ def with_stats(board: pd.DataFrame) -> pd.DataFrame:
     if "hparams" not in b:
         b["hparams"] = ""
     b["headline"] = b["headline"].fillna(False).astype(bool) if "headline" in b else False
-    return b
+    for column in ("gain_ci_low", "gain_ci_high", "wall_seconds"):
+        b[column] = pd.to_numeric(b[column], errors="coerce")
+    return verdicts.add(b, t95, runs)
 
 
 def defaults(board: pd.DataFrame, family: str, runs: pd.DataFrame | None = None) -> dict:
@@ -217,62 +221,44 @@ def seeds(n, failed) -> str:
 
 
 def display(rows: pd.DataFrame) -> pd.DataFrame:
-    """A leaderboard slice as the table a reader sees, best first."""
+    """A leaderboard slice as the table a reader sees, best first, the verdict against ERM leading."""
     rows = rows.sort_values(["rank", "method"])
+    near = rows["near_best"].astype("boolean")
     out = pd.DataFrame(
         {
+            "vs ERM": rows["verdict"].map(verdicts.label).to_numpy(),
             "method": rows["method"].to_numpy(),
             "mean ± std": [pm(m, s) for m, s in zip(rows["mean"], rows["std"], strict=True)],
             "95% CI": [ci(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
-            "rank": rows["rank"].to_numpy(),
-            "tie group": rows["tie_group"].to_numpy(),
-            "gain vs ERM": rows["gain_vs_erm"].to_numpy(),
+            "gain vs ERM": rows["gain_vs_erm"].where(rows["method"] != BASELINE).to_numpy(),
             "gain 95% CI": [
                 ci(lo, hi, sign="+") for lo, hi in zip(rows["gain_ci_low"], rows["gain_ci_high"], strict=True)
             ],
+            "p (Holm)": rows["p_holm"].to_numpy(),
+            "near best": ["✓" if v is True else "" for v in near.fillna(False).to_list()],
+            "cost ×ERM": rows["cost_x_erm"].to_numpy(),
+            "rank": rows["rank"].to_numpy(),
             "seeds": [seeds(n, f) for n, f in zip(rows["n"], rows["n_failed"], strict=True)],
         }
     )
+    if out["p (Holm)"].isna().all():
+        out = out.drop(columns="p (Holm)")
     errors = rows["error"].to_numpy()
     if any(errors):
         out["error"] = errors
     return out
 
 
-def profile(frames: dict, board: pd.DataFrame | None) -> pd.DataFrame:
-    """Per (method, family): gain over ERM with CI and significance; family 'overall' where given.
+ERM_STYLE = "background-color: #dbe4f7; font-weight: bold"
+FORMATS = {"gain vs ERM": "{:+.4f}", "p (Holm)": "{:.3g}", "cost ×ERM": "{:.2f}×", "rank": "{:.0f}"}
 
-    From profile.parquet when present, else the mean over tasks of the headline gain relative to ERM's
-    mean, (m − e) / |e|, sign-flipped where lower is better (no CI, so no significance)."""
-    p = frames.get("profile")
-    if p is not None and len(p):
-        p = p.copy()
-        gain = next((c for c in ("gain", "normalized_gain", "score", "gain_vs_erm", "mean") if c in p), None)
-        p["gain"] = pd.to_numeric(p[gain], errors="coerce") if gain else np.nan
-        for column in ("ci_low", "ci_high", "n_tasks", "avg_rank"):
-            p[column] = pd.to_numeric(p[column], errors="coerce") if column in p else np.nan
-    elif board is not None and len(board):
-        parts = []
-        for family in board["family"].unique():
-            h = headline(board, family)
-            erm = h[h["method"] == BASELINE].set_index("task")["mean"].abs()
-            relative = h["gain_vs_erm"] / h["task"].map(erm).where(lambda e: e > 0)
-            signed = relative.where(h["higher_is_better"], -relative)
-            parts.append(
-                h.assign(signed=signed)
-                .groupby("method")
-                .agg(gain=("signed", "mean"), n_tasks=("task", "nunique"), avg_rank=("rank", "mean"))
-                .reset_index()
-                .assign(family=family, ci_low=np.nan, ci_high=np.nan)
-            )
-        p = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    else:
-        return pd.DataFrame(
-            columns=["method", "family", "gain", "ci_low", "ci_high", "n_tasks", "avg_rank", "significant"]
-        )
-    p["significant"] = np.where(p["ci_low"] > 0, "better", np.where(p["ci_high"] < 0, "worse", ""))
-    p.loc[p["ci_low"].isna() | p["ci_high"].isna(), "significant"] = "unknown"
-    return p
+
+def highlight_erm(table: pd.DataFrame, column: str = "method"):
+    """A Styler that marks ERM's row (the reference of every verdict) and formats the numbers."""
+    formats = {c: f for c, f in FORMATS.items() if c in table}
+    return table.style.apply(lambda row: [ERM_STYLE if row[column] == BASELINE else "" for _ in row], axis=1).format(
+        formats, na_rep="—"
+    )
 
 
 def selected_runs(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
@@ -312,12 +298,8 @@ def paired(runs: pd.DataFrame, reference: str, others: list[str]) -> pd.DataFram
                     "ci_high": mean + half,
                 }
             )
-    out = pd.DataFrame(
-        rows, columns=["family", "task", "method", "reference", "n_pairs", "diff", "ci_low", "ci_high"]
-    )
-    out["verdict"] = np.where(
-        out["ci_low"] > 0, "better", np.where(out["ci_high"] < 0, "worse", "not separable")
-    )
+    out = pd.DataFrame(rows, columns=["family", "task", "method", "reference", "n_pairs", "diff", "ci_low", "ci_high"])
+    out["verdict"] = np.where(out["ci_low"] > 0, "better", np.where(out["ci_high"] < 0, "worse", "not separable"))
     out.loc[out["ci_low"].isna(), "verdict"] = "too few seeds"
     return out
 

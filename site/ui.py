@@ -7,7 +7,9 @@ import streamlit as st
 
 import data
 import details
+import profiles
 import tables
+import verdicts
 
 KEY = "results_set"
 
@@ -39,16 +41,21 @@ def _provenance(rs: data.ResultSet) -> str:
     runs = rs.get("runs")
     lines = [f"Results: `{rs.path}`"]
     if runs is not None and len(runs):
-        revs = sorted(r for r in runs["git_rev"].unique() if r)
-        profiles = sorted(p for p in runs["profile"].unique() if p)
-        lines.append(f"{len(runs):,} run rows · profile {', '.join(profiles) or '—'}")
+        revs = data.revision(rs)
+        names = sorted(p for p in runs["profile"].unique() if p)
+        lines.append(f"{len(runs):,} run rows · profile {', '.join(names) or '—'}")
         lines.append(
             f"revision {', '.join(r[:10] for r in revs[:3]) or 'unknown'}"
             + (f" (+{len(revs) - 3} more)" if len(revs) > 3 else "")
         )
-    if rs.written:
-        lines.append(f"written {rs.written:%Y-%m-%d %H:%M}")
+    lines.append(written(rs))
     return "  \n".join(lines)
+
+
+def written(rs: data.ResultSet) -> str:
+    if rs.written is None:
+        return "written: unknown (no metadata, not in a git commit)"
+    return f"written {rs.written:%Y-%m-%d %H:%M} ({rs.written_from})"
 
 
 def unusable(rs: data.ResultSet, name: str) -> str | None:
@@ -74,7 +81,18 @@ def need(rs: data.ResultSet, *names: str) -> None:
 
 def board(rs: data.ResultSet) -> pd.DataFrame:
     """The leaderboard with every statistics column (read or computed)."""
-    return rs.derived("board", lambda: tables.with_stats(rs.get("leaderboard")))
+    return rs.derived("board", lambda: tables.with_stats(rs.get("leaderboard"), rs.get("runs")))
+
+
+def profile(rs: data.ResultSet) -> pd.DataFrame:
+    """Pooled effect per (method, family) with its verdict (profiles.view), once per results set."""
+    return rs.derived("profile", lambda: profiles.view(rs.frames, board(rs), lambda f: headline(rs, f)))
+
+
+def erm_tuned(rows: pd.DataFrame) -> bool:
+    """Whether ERM's draw came out of a search (else the comparison is with ERM's defaults)."""
+    rule = rows.loc[rows["method"] == tables.BASELINE, "selection_rule"]
+    return bool(len(rule)) and not rule.str.startswith("defaults").all() and rule.ne("").any()
 
 
 def headline(
@@ -106,25 +124,30 @@ def chart(spec, width="stretch") -> None:
     st.vega_lite_chart(spec=spec.to_dict(validate=False), width=width)
 
 
-def note_missing_stats(rows: pd.DataFrame) -> None:
-    if rows["tie_group"].isna().all():
-        st.caption(
-            "This results set has no tie groups or paired CIs (an older aggregation); confidence intervals "
-            "are Student-t intervals over seeds."
-        )
+def note_verdicts(rows: pd.DataFrame) -> None:
+    note = verdicts.adjusted_note(rows)
+    if rows["gain_ci_low"].isna().all():
+        note = "This results set has no paired gain CIs (an older aggregation), so no verdicts."
+    st.caption(note + " ERM's row is highlighted; cost ×ERM = wall time per run over ERM's on the task.")
+
+
+def leaderboard_table(rows: pd.DataFrame) -> None:
+    """The ranked table of one task: verdict first, ERM highlighted."""
+    st.dataframe(tables.highlight_erm(tables.display(rows)), hide_index=True, column_config=fmt_columns())
 
 
 def multiselect_all(label: str, options: list, key: str, help: str | None = None) -> list:
     """A multiselect where an empty choice means 'all'."""
-    chosen = st.multiselect(label, options, key=key, placeholder="all", help=help)
+    chosen = st.multiselect(label, options, key=key, placeholder="all", help=help, bind="query-params")
     return chosen or list(options)
 
 
 def fmt_columns() -> dict:
     return {
-        "gain vs ERM": st.column_config.NumberColumn(format="%+.4f"),
-        "rank": st.column_config.NumberColumn(format="%d"),
-        "tie group": st.column_config.NumberColumn(
-            format="%d", help="1 = not significantly different from the best"
+        "vs ERM": st.column_config.TextColumn(
+            help="better / worse than ERM, or not separable from it (see the note above the tables)"
         ),
+        "near best": st.column_config.TextColumn(help="not separable from the task's best method"),
+        "cost ×ERM": st.column_config.NumberColumn(help="wall time per run / ERM's on the same task"),
+        "p (Holm)": st.column_config.NumberColumn(help="paired test against ERM, Holm-adjusted"),
     }

@@ -17,9 +17,11 @@ cross-entropy; in continual learning, plain sequential fine-tuning), and is judg
 st.header("Protocols")
 st.markdown("""
 - **Shared recipe.** Each (method, task) cell trains several seeds; a seed fixes the data split, the noise or
-  shift and the initialization, so two methods on the same seed see the same data. Hyperparameters come from a
-  seeded random search (draw 0 = the defaults); the draw kept is the one with the best *validation* score,
-  never a test score.
+  shift and the initialization, so two methods on the same seed see the same data. Where the pipeline runs a
+  search phase, each method (ERM included, over the shared training knobs) gets seeded random draws (draw 0 =
+  the defaults), the draw kept is the one with the best *validation* score, never a test score, and the
+  reported seeds are fresh ones. A results set without a search runs every method at its defaults: the
+  method page names the rule per task, and the family pages then say "ERM (defaults)", not "tuned ERM".
 - **Noisy labels.** Training and validation labels are corrupted (symmetric, class-pair flips or
   instance-dependent); test labels are clean. The checkpoint is the epoch with the best *noisy*-validation
   accuracy.
@@ -94,9 +96,15 @@ st.header("Conventions")
 st.markdown("""
 - **mean ± std** over seeds, std with ddof = 1. **95% CI**: Student-t interval over seeds.
 - **Rank** 1 = best, per task and metric; equal means share a rank.
-- **Tie group** 1 = not significantly different from the best method: paired t-test against the leader on
-  shared seeds, Holm-corrected at α = 0.05; groups 2, 3… repeat this among the rest. Adjacent ranks are rarely
-  separable.
+- **Verdict against ERM** (the first column of every leaderboard): *better*, *worse* or *not separable*, from a
+  paired test against ERM over the task's seeds, Holm-adjusted across the task's methods at α = 0.05. A results
+  set written before these tests existed gets an **unadjusted** verdict (the paired gain's 95% CI against 0),
+  and every page says so. *Near best*: not separable from the task's best method; never shown for a method
+  worse than ERM. *MDE*: the smallest difference from ERM the task's seeds detect with 80% power.
+- **Pooled effect** per family: the gain over ERM relative to ERM's score, pooled over the family's tasks
+  (hierarchical bootstrap CI), with its own adjusted verdict. Family-specific methods (e.g. replay) are shown
+  apart, never ranked with general ones.
+- **Cost ×ERM**: a method's wall time per run over ERM's on the same task.
 - **Gain vs ERM** = method mean − ERM mean on the same task and metric; for lower-is-better metrics a negative
   gain is an improvement. The overview's profile flips those signs so that positive always means more robust.
 - **OOD:** in-distribution is the **positive** class; a scorer gives higher scores to inputs that look ID.
@@ -113,23 +121,19 @@ else:
     cells = runs.drop_duplicates(["family", "task", "method"])
     left, mid, right = st.columns(3)
     family = left.selectbox(
-        "Family", sorted(cells["family"].unique()), format_func=tables.label, key="about_family"
+        "Family", sorted(cells["family"].unique()), format_func=tables.label, key="about_family", bind="query-params"
     )
     task = mid.selectbox(
-        "Task", sorted(cells.loc[cells["family"] == family, "task"].unique()), key="about_task"
+        "Task", sorted(cells.loc[cells["family"] == family, "task"].unique()), key="about_task", bind="query-params"
     )
     method = right.selectbox(
-        "Method", sorted(cells.loc[cells["task"] == task, "method"].unique()), key="about_method"
+        "Method", sorted(cells.loc[cells["task"] == task, "method"].unique()), key="about_method", bind="query-params"
     )
     cell = runs[(runs["task"] == task) & (runs["method"] == method)]
     rev = next((r for r in cell["git_rev"] if r), "")
     profile = next((p for p in cell["profile"] if p), "default")
     seeds = " ".join(str(s) for s in sorted(cell["seed"].unique()))
-    checkout = (
-        f"git checkout {rev}\n"
-        if rev
-        else "# the runs carry no git revision: use the commit that wrote them\n"
-    )
+    checkout = f"git checkout {rev}\n" if rev else "# the runs carry no git revision: use the commit that wrote them\n"
     # a set inside results/ named after a pipeline directory (results/full <- full/dvc.yaml) comes from it
     pipeline = f"{rs.path.name}/dvc.yaml:" if (data.ROOT / rs.path.name / "dvc.yaml").is_file() else ""
     st.code(

@@ -17,19 +17,22 @@ rs = ui.current()
 ui.need(rs, "leaderboard", "runs")
 board, runs = ui.board(rs), rs.get("runs")
 methods = sorted(board["method"].unique(), key=lambda m: (m != tables.BASELINE, m))
-profile = rs.derived("profile", lambda: tables.profile(rs.frames, board))
-# default: ERM against the method with the widest coverage, best overall gain among those
+profile = ui.profile(rs)
+# default: ERM against the method with the widest coverage, best mean pooled effect among those
 coverage = board.groupby("method")["task"].nunique().drop(tables.BASELINE, errors="ignore")
-overall = profile[profile["family"] == "overall"].set_index("method")["gain"]
+overall = profile.groupby("method")["effect"].mean()
 ranked = sorted(coverage.index, key=lambda m: (-coverage[m], -overall.get(m, float("-inf"))))
 default = [methods[0]] + ranked[:1]
-chosen = st.multiselect("Methods (the first is the reference)", methods, default=default, key="cmp_methods")
+chosen = st.multiselect(
+    "Methods (the first is the reference)", methods, default=default, key="cmp_methods", bind="query-params"
+)
 families = st.multiselect(
     "Families",
     list(dict.fromkeys(board["family"])),
     format_func=tables.label,
     key="cmp_families",
     placeholder="all",
+    bind="query-params",
 )
 if len(chosen) < 2:
     st.info("Choose two or more methods.")
@@ -63,6 +66,15 @@ keys = head[head["mean"].notna()][[*spot, "higher_is_better"]].drop_duplicates([
 picked = tables.selected_runs(runs[runs["method"].isin(chosen)], board).merge(keys, on=spot)
 picked = picked.assign(signed=picked["value"].where(picked["higher_is_better"], -picked["value"]))
 diffs = tables.paired(picked, reference, others)
+if reference == tables.BASELINE and len(diffs):  # against ERM, the leaderboard's (adjusted) verdict holds
+    given = head[["task", "method", "verdict", "adjusted"]].drop_duplicates(["task", "method"])
+    diffs = diffs.merge(given.rename(columns={"verdict": "leaderboard"}), on=["task", "method"], how="left")
+    if diffs["adjusted"].fillna(False).any():
+        diffs["verdict"] = diffs["leaderboard"].where(diffs["leaderboard"].fillna("") != "", diffs["verdict"])
+    adjusted = bool(diffs["adjusted"].fillna(False).any())
+    diffs = diffs.drop(columns=["leaderboard", "adjusted"])
+else:
+    adjusted = False
 if diffs.empty:
     st.info("No seeds shared by these methods: nothing to pair.")
     st.stop()
@@ -73,9 +85,10 @@ for method in others:
         continue
     verdicts = part["verdict"].value_counts()
     st.subheader(f"{method} − {reference}")
+    how = "Holm-adjusted, from the leaderboard" if adjusted else "unadjusted: paired 95% CI against 0"
     st.caption(
         f"better on {verdicts.get('better', 0)}, worse on {verdicts.get('worse', 0)}, not separable on "
-        f"{verdicts.get('not separable', 0)} of {len(part)} tasks"
+        f"{verdicts.get('not separable', 0)} of {len(part)} tasks ({how})"
     )
     ui.chart(charts.differences(part))
 st.dataframe(

@@ -18,10 +18,11 @@ view = family.start(
     "sequential fine-tuning.",
 )
 family.leaderboards(view)
+family.cost_view(view)
 
 st.header("Accuracy matrix")
 left, right = st.columns(2)
-task = left.selectbox("Task", view.tasks, key="cl_matrix_task")
+task = left.selectbox("Task", view.tasks, key="cl_matrix_task", bind="query-params")
 values = ui.detail(view.rs, view.family, task, "acc_matrix")
 present = set(values["method"])
 methods = [m for m in view.methods if m in present]
@@ -29,7 +30,9 @@ if not methods:
     st.info("No accuracy matrices for this task (the details file is missing or has none).")
 else:
     default = next((m for m in methods if m != tables.BASELINE), methods[0])
-    method = right.selectbox("Method", methods, index=methods.index(default), key="cl_matrix_method")
+    method = right.selectbox(
+        "Method", methods, index=methods.index(default), key="cl_matrix_method", bind="query-params"
+    )
     shown = [method] + ([tables.BASELINE] if tables.BASELINE in methods and method != tables.BASELINE else [])
     for col, name in zip(st.columns(len(shown)), shown, strict=True):
         with col:

@@ -17,6 +17,7 @@ view = family.start(
     "corrupted training samples the final model predicts as their wrong label.",
 )
 family.leaderboards(view)
+family.cost_view(view)
 
 st.header("Memorization over training")
 st.caption(
@@ -24,15 +25,13 @@ st.caption(
     "starting to fit the wrong labels; methods that resist noise keep it flat."
 )
 task_col, kind_col = st.columns(2)
-task = task_col.selectbox("Task", view.tasks, key="noisy_curve_task")
-kind = kind_col.radio("Curves", ["accuracy", "training loss"], horizontal=True, key="noisy_curve_kind")
-curves = view.rs.derived(
-    ("curves", task), lambda: details.curves(ui.detail(view.rs, view.family, task, "curves"))
+task = task_col.selectbox("Task", view.tasks, key="noisy_curve_task", bind="query-params")
+kind = kind_col.radio(
+    "Curves", ["accuracy", "training loss"], horizontal=True, key="noisy_curve_kind", bind="query-params"
 )
+curves = view.rs.derived(("curves", task), lambda: details.curves(ui.detail(view.rs, view.family, task, "curves")))
 ranked = ui.headline(view.rs, view.family)
-ranked = ranked[(ranked["task"] == task) & ranked["method"].isin(view.methods)].sort_values(
-    ["rank", "method"]
-)
+ranked = ranked[(ranked["task"] == task) & ranked["method"].isin(view.methods)].sort_values(["rank", "method"])
 drawn = tables.shortlist(list(ranked["method"]), 8) if len(view.methods) > 8 else view.methods
 curves = curves[curves["method"].isin(drawn)]
 wanted = ["train_loss"] if kind == "training loss" else ["val_acc", "test_acc"]
@@ -80,7 +79,6 @@ else:
         ),
         hide_index=True,
         column_config={
-            c: st.column_config.NumberColumn(format="%.4f")
-            for c in ("test_acc (noisy val)", "oracle_test_acc", "gap")
+            c: st.column_config.NumberColumn(format="%.4f") for c in ("test_acc (noisy val)", "oracle_test_acc", "gap")
         },
     )

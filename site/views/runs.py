@@ -33,7 +33,7 @@ with row2[1]:
 with row2[2]:
     seeds = ui.multiselect_all("Seed", sorted(rows["seed"].unique()), key="runs_seed")
 with row2[3]:
-    search = st.text_input("Error contains", key="runs_error", placeholder="e.g. NaN")
+    search = st.text_input("Error contains", key="runs_error", bind="query-params", placeholder="e.g. NaN")
 rows = rows[rows["metric"].isin(metrics) & rows["status"].isin(status) & rows["seed"].isin(seeds)]
 if search:
     rows = rows[rows["error"].str.contains(search, case=False, regex=False)]

@@ -23,7 +23,7 @@ def results_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("sets")
     site_fixtures.write_results(root / "results")
     site_fixtures.write_results(
-        root / "results" / "full", methods_extra=2, profile="full", git_rev="9e8d7c6b5a41"
+        root / "results" / "full", methods_extra=2, profile="full", git_rev="9e8d7c6b5a41", legacy=True
     )
     return root
 

@@ -11,6 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import site_contract
+
 SCHEMA_KEY = b"benchmark_schema_version"
 T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 LOWER = {"memorization", "forgetting", "fpr95"}
@@ -158,8 +160,11 @@ def make_results(
     failed: bool = True,
     profile: str = "default",
     git_rev: str = "3f2a9c1d4e5b",
+    legacy: bool = False,
 ) -> dict[str, pd.DataFrame]:
-    """All frames of one result set. `methods_extra` adds synthetic methods (to scale the runs table)."""
+    """All frames of one result set. `methods_extra` adds synthetic methods (to scale the runs table).
+    `legacy`: shaped like an aggregation before the adjusted verdicts (tie groups, no verdict columns,
+    no citation metadata); otherwise with the columns of the statistics step (site_contract)."""
     rng = np.random.default_rng(0)
     runs, details = [], []
     for family, (tasks, effects, primary, _) in FAMILIES.items():
@@ -223,13 +228,19 @@ def make_results(
                         ]
     runs = pd.DataFrame(runs)
     board = leaderboard(runs)
-    return {
+    frames = {
         "runs": runs,
         "leaderboard": board,
         "details": pd.DataFrame(details),
         "profile": profile_frame(board),
         "methods": catalog(sorted(runs["method"].unique())),
     }
+    if not legacy:
+        frames["runs"] = runs.assign(phase="final")
+        frames["leaderboard"] = site_contract.leaderboard(board)
+        frames["profile"] = site_contract.profile(board)
+        frames["methods"] = site_contract.catalog(frames["methods"])
+    return frames
 
 
 # family -> its headline coordinates (metric, selection, scorer, domain), as the aggregation marks them
@@ -247,11 +258,7 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
     keys = ["family", "task", "method", "metric", "selection", "scorer", "domain"]
     runs = runs[runs["hparam_draw"] == 0]
     ok = runs[runs["status"] == "ok"]
-    b = (
-        ok.groupby(keys, sort=True)["value"]
-        .agg(mean="mean", std=lambda v: v.std(ddof=1), n="count")
-        .reset_index()
-    )
+    b = ok.groupby(keys, sort=True)["value"].agg(mean="mean", std=lambda v: v.std(ddof=1), n="count").reset_index()
     lost = runs.groupby(["family", "task", "method"])["status"].agg(lambda s: (s != "ok").all())
     spots = pd.DataFrame([(f, t, m, *HEADLINE[f]) for f, t, m in lost[lost].index], columns=keys)
     b = pd.concat([b, spots.assign(mean=np.nan, std=np.nan, n=0)], ignore_index=True)
@@ -281,13 +288,9 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
     b["tie_group"] = b["tie_group"].where(b["mean"].notna()).astype("Int64")
     b["headline"] = [
         HEADLINE[f] == (m, s, sc, d)
-        for f, m, s, sc, d in zip(
-            b["family"], b["metric"], b["selection"], b["scorer"], b["domain"], strict=True
-        )
+        for f, m, s, sc, d in zip(b["family"], b["metric"], b["selection"], b["scorer"], b["domain"], strict=True)
     ]
-    oracle = b[b["task"] == "noisy_digits_sym40"].assign(
-        draw_selection="oracle", mean=lambda x: x["mean"] + 0.05
-    )
+    oracle = b[b["task"] == "noisy_digits_sym40"].assign(draw_selection="oracle", mean=lambda x: x["mean"] + 0.05)
     return pd.concat([b, oracle], ignore_index=True)
 
 
@@ -296,9 +299,7 @@ def profile_frame(board: pd.DataFrame) -> pd.DataFrame:
     head = board[board["headline"] & (board["draw_selection"] == "val_acc")]
     erm = head[head["method"] == "erm"].set_index("task")["mean"].abs()
     scale = head["task"].map(erm)
-    head = head.assign(
-        g=head["gain_vs_erm"] / scale, lo=head["gain_ci_low"] / scale, hi=head["gain_ci_high"] / scale
-    )
+    head = head.assign(g=head["gain_vs_erm"] / scale, lo=head["gain_ci_low"] / scale, hi=head["gain_ci_high"] / scale)
     agg = {
         "normalized_gain": ("g", "mean"),
         "ci_low": ("lo", "mean"),
@@ -338,18 +339,21 @@ def catalog(methods: list[str]) -> pd.DataFrame:
     )
 
 
-def write(frame: pd.DataFrame, path: Path, version: str | None = "1") -> None:
+def write(frame: pd.DataFrame, path: Path, version: str | None = "1", meta: dict | None = None) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
+    extra = {k.encode(): v.encode() for k, v in (meta or {}).items()}
     if version is not None:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), SCHEMA_KEY: version.encode()})
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), SCHEMA_KEY: version.encode(), **extra})
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
 
 
 def write_results(out: Path, **kwargs) -> Path:
+    """Writes every file; the statistics step's files also carry when they were written."""
     out = Path(out)
+    meta = {} if kwargs.get("legacy") else {"benchmark_written": site_contract.WRITTEN}
     for name, frame in make_results(**kwargs).items():
-        write(frame, out / f"{name}.parquet")
+        write(frame, out / f"{name}.parquet", meta=meta)
     return out
 
 
