@@ -27,36 +27,53 @@ class Net(nn.Module):
         return Output(logits=self.head(features), features=features)
 
 
-def mlp(input_shape, num_classes, width: int = 256, depth: int = 2, dropout: float = 0.0) -> Net:
+NORMS = ("none", "batch", "layer")
+"""Normalization after each hidden layer, before its nonlinearity: `model.options.norm` in a task, or a
+method's model_options(). "none" builds exactly the unnormalized model (same modules, same initialization)."""
+
+
+def norm_layer(norm: str, channels: int, dims: int) -> list[nn.Module]:
+    if norm == "none":
+        return []
+    if norm == "batch":
+        return [(nn.BatchNorm1d if dims <= 1 else nn.BatchNorm2d)(channels)]
+    if norm == "layer":  # over all channels (and positions) of a sample; GroupNorm(1, C) for feature maps
+        return [nn.LayerNorm(channels) if dims == 0 else nn.GroupNorm(1, channels)]
+    raise BenchmarkError(f"model option norm = {norm!r}: expected one of {', '.join(NORMS)}")
+
+
+def mlp(input_shape, num_classes, width: int = 256, depth: int = 2, dropout: float = 0.0,
+        norm: str = "none") -> Net:
     layers: list[nn.Module] = [nn.Flatten()]
     size = math.prod(input_shape)
     for _ in range(depth):
-        layers += [nn.Linear(size, width), nn.ReLU()]
+        layers += [nn.Linear(size, width), *norm_layer(norm, width, 0), nn.ReLU()]
         if dropout:
             layers.append(nn.Dropout(dropout))
         size = width
     return Net(nn.Sequential(*layers), size, num_classes)
 
 
-def _conv_body(conv, pool, dims: int, channels: int, width: int, dropout: float) -> tuple[nn.Module, int]:
+def _conv_body(conv, pool, dims: int, channels: int, width: int, dropout: float,
+               norm: str = "none") -> tuple[nn.Module, int]:
     drop = nn.Dropout(dropout) if dropout else nn.Identity()
     body = nn.Sequential(
-        conv(channels, width, 3, padding=1), nn.ReLU(), drop,
-        conv(width, 2 * width, 3, padding=1), nn.ReLU(), pool(2), drop,
-        conv(2 * width, 2 * width, 3, padding=1), nn.ReLU(),
+        conv(channels, width, 3, padding=1), *norm_layer(norm, width, dims), nn.ReLU(), drop,
+        conv(width, 2 * width, 3, padding=1), *norm_layer(norm, 2 * width, dims), nn.ReLU(), pool(2), drop,
+        conv(2 * width, 2 * width, 3, padding=1), *norm_layer(norm, 2 * width, dims), nn.ReLU(),
         nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
     )
     return body, 2 * width
 
 
-def cnn2d(input_shape, num_classes, width: int = 32, dropout: float = 0.0) -> Net:
-    body, dim = _conv_body(nn.Conv2d, nn.MaxPool2d, 2, input_shape[0], width, dropout)
+def cnn2d(input_shape, num_classes, width: int = 32, dropout: float = 0.0, norm: str = "none") -> Net:
+    body, dim = _conv_body(nn.Conv2d, nn.MaxPool2d, 2, input_shape[0], width, dropout, norm)
     return Net(body, dim, num_classes)
 
 
-def cnn1d(input_shape, num_classes, width: int = 32, dropout: float = 0.0) -> Net:
-    body, dim = _conv_body(nn.Conv1d, nn.MaxPool1d, 1, input_shape[0], width, dropout)
+def cnn1d(input_shape, num_classes, width: int = 32, dropout: float = 0.0, norm: str = "none") -> Net:
+    body, dim = _conv_body(nn.Conv1d, nn.MaxPool1d, 1, input_shape[0], width, dropout, norm)
     return Net(body, dim, num_classes)
 
 

@@ -33,6 +33,8 @@ class TrainSpec(Strict):
     weight_decay: float = Field(default=0.0, ge=0, le=1)
     optimizer: Literal["adam", "sgd"] = "adam"
     momentum: float = Field(default=0.9, ge=0, lt=1)
+    clip_grad_norm: float | None = Field(default=None, gt=0, description="gradient-norm clipping threshold")
+    schedule: Literal["constant", "one_cycle"] = Field(default="constant", description="learning-rate schedule")
 
 
 class SplitSpec(Strict):

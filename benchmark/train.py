@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from benchmark import training_options
 from benchmark.data import Arrays
 from benchmark.errors import BenchmarkError
 from benchmark.method import Batch, Context, Method, Output
@@ -72,15 +73,18 @@ def make_context(spec: TaskSpec, family: str, num_classes: int, input_shape: tup
         t = spec.train.model_copy(update=overrides)
         params = [p for p in params if p.requires_grad]
         if t.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
-        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+            optimizer = torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        else:
+            optimizer = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+        # clipping and schedule (benchmark/training_options.py); the run's steps: every epoch of every experience
+        return training_options.attach(optimizer, params, t, ctx.epochs * ctx.steps_per_epoch * ctx.num_experiences)
 
     def make_model(**options):
         merged = {**spec.model.options, **options}
         return build_model(spec.model.name, input_shape, num_classes, **merged).to(device)
 
     known = {"num_domains", "num_experiences"}
-    return Context(
+    ctx = Context(
         family=family, num_classes=num_classes, input_shape=tuple(input_shape), num_train=num_train,
         epochs=spec.train.epochs, steps_per_epoch=math.ceil(num_train / spec.train.batch_size),
         # The method's own stream: its random draws never shift the data order, so every method sees the
@@ -90,6 +94,7 @@ def make_context(spec: TaskSpec, family: str, num_classes: int, input_shape: tup
         **{k: v for k, v in extra.items() if k in known},
         extra={k: v for k, v in extra.items() if k not in known},
     )
+    return ctx
 
 
 def autocast(device: torch.device):
