@@ -55,7 +55,7 @@ class Fishr(Annealed):
     hparams = {
         "lam": HParam(1e3, LogUniform(1, 4), "weight of the gradient-variance matching after warm-up"),
         "ema": HParam(0.95, Uniform(0.90, 0.99), "smoothing of each domain's gradient variance"),
-        "anneal": HParam(0.3, Uniform(0.0, 1.0), "share of the run's steps without the penalty"),
+        "anneal_steps": HParam(1500, Uniform(100, 5000), "steps without the penalty (at most half the run)"),
     }
     extra_cost = "per-domain [K, D] gradient moments per step"
 

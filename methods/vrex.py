@@ -4,7 +4,8 @@ Variance risk extrapolation: equal risks across training domains, so that no dom
 features are worth exploiting.
   L = mean_e R_e + beta_t * Var_e(R_e),   Var the (biased) variance over the domains in the batch
 beta_t = 1 during warm-up, beta after, with an optimizer restart at the switch (DomainBed).
-DomainBed: beta 10 in 10^U(-1, 5); warm-up 500 of its 5,000 steps -- here a share of the run's steps.
+DomainBed: beta 10 in 10^U(-1, 5); warm-up 500 of its 5,000 steps in 10^U(0, 4). Here in steps too,
+500 by default, capped at half of the run (`warmup_steps`), searched from 100 steps up.
 """
 
 import torch
@@ -32,7 +33,7 @@ class VREx(Annealed):
     needs_domains = True
     hparams = {
         "lam": HParam(10.0, LogUniform(-1, 5), "weight of the risk variance after warm-up"),
-        "anneal": HParam(0.1, LogUniform(-3.7, 0.3), "share of the run's steps at penalty weight 1"),
+        "anneal_steps": HParam(500, LogUniform(2, 4), "steps at penalty weight 1 (at most half the run)"),
     }
 
     def loss(self, batch, out):

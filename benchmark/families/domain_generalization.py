@@ -242,26 +242,34 @@ def domain_means(values: torch.Tensor, groups: torch.Tensor) -> tuple[torch.Tens
     return sums / counts.view(-1, *[1] * (values.dim() - 1)).to(values.dtype), ids
 
 
-class Annealed(Method):
-    """A penalty at a warm-up weight until `anneal` x (the run's steps), then at full weight, with a
-    fresh optimizer at the switch (DomainBed's IRM / V-REx / Fishr schedule).
+def warmup_steps(domainbed_steps: float, run_steps: int) -> int:
+    """The step at which a penalty switches to full weight: DomainBed's warm-up length in steps, capped at
+    half of this run's steps.
 
-    DomainBed counts the warm-up in steps of its 5,000-step runs (500 = 10% for IRM); runs here are
-    far shorter, so the warm-up is a share of this run's steps, with DomainBed's default as that share.
+    DomainBed's warm-ups (IRM, V-REx 500, Fishr 1,500 of 5,000 steps) let plain ERM fit the training domains
+    first; a share of a 5,000-step run (10%) would switch the penalty on after a few dozen steps of a short
+    run, long before the network fits (IRM's loss then jumps and never recovers). In steps, a short run
+    keeps most of that fitting phase, and the cap leaves the full penalty at least half of the run.
     """
+    return min(round(domainbed_steps), run_steps // 2)
+
+
+class Annealed(Method):
+    """A penalty at a warm-up weight for the first `anneal_steps` optimizer steps (see `warmup_steps`), then at
+    full weight, with a fresh optimizer at the switch (DomainBed's IRM / V-REx / Fishr schedule: Adam's
+    moments were fitted to the warm-up loss scale, and the jump in penalty weight breaks them)."""
 
     warmup_weight: ClassVar[float] = 1.0
 
     def setup(self) -> None:
         self.steps = 0
-        self.switch_at = round(self.hp["anneal"] * self.ctx.epochs * self.ctx.steps_per_epoch)
+        self.switch_at = warmup_steps(self.hp["anneal_steps"], self.ctx.epochs * self.ctx.steps_per_epoch)
 
     def penalty_weight(self, full: float) -> float:
         return full if self.steps >= self.switch_at else self.warmup_weight
 
     def step(self, batch: Batch) -> dict[str, torch.Tensor]:
         if self.steps == self.switch_at and self.steps > 0:
-            # Adam's moments were fitted to the warm-up loss scale; the jump in penalty weight breaks them.
             self.optimizer = self.ctx.make_optimizer(self.parameters(), **self.optimizer_options())
         result = super().step(batch)
         self.steps += 1

@@ -75,8 +75,18 @@ def test_irm_penalties_of_a_mixed_batch_are_each_domains_own():
     assert expected[2].item() == 0.0, "one sample: no odd half, no penalty"
 
 
+def test_penalty_warm_ups_are_domainbeds_steps_capped_at_half_the_run():
+    warmup_steps = sys.modules["benchmark.families.domain_generalization"].warmup_steps
+    assert warmup_steps(500, 5000) == 500, "DomainBed's own run: its 500 steps"
+    assert warmup_steps(500, 285) == 142, "a short run: half of it, not 10% (28 steps)"
+    assert make("irm", epochs=15, steps_per_epoch=19).switch_at == 142
+    assert make("vrex", epochs=60, steps_per_epoch=20).switch_at == 500
+    assert make("fishr", epochs=15, steps_per_epoch=19).switch_at == 142
+    assert make("fishr", epochs=100, steps_per_epoch=50).switch_at == 1500
+
+
 def test_irm_loss_is_risk_plus_penalty_weight_one_then_lambda_with_an_optimizer_restart():
-    irm = make("irm", {"lam": 100.0, "anneal": 0.3})  # 10 steps in all: switch at step 3
+    irm = make("irm", {"lam": 100.0, "anneal_steps": 3})  # 10 steps in all: switch at step 3
     assert irm.switch_at == 3
     batch = toy_batch()
     out = irm.forward(batch)
@@ -100,7 +110,7 @@ def test_vrex_penalty_is_the_variance_of_domain_risks():
     risk_variance = module("vrex").risk_variance
     assert risk_variance(torch.tensor([0.7, 0.7, 0.7])).item() == 0.0
     assert risk_variance(torch.tensor([1.0, 3.0])).item() == pytest.approx(1.0)
-    vrex = make("vrex", {"lam": 10.0, "anneal": 1e-3})  # full weight from the first step
+    vrex = make("vrex", {"lam": 10.0, "anneal_steps": 0})  # full weight from the first step
     batch = toy_batch(shift=2.0)
     out = vrex.forward(batch)
     masks = [batch.domain == d for d in (0, 1)]
@@ -268,18 +278,18 @@ def test_fishr_variances_are_those_of_the_per_sample_autograd_gradients():
 
 
 def test_fishr_penalty_is_zero_for_domains_with_the_same_gradient_spread_and_off_in_warm_up():
-    fishr = make("fishr", {"lam": 1000.0, "anneal": 0.0})
+    fishr = make("fishr", {"lam": 1000.0, "anneal_steps": 0})
     half = toy_batch(n=12, domains=1)
     twin = Batch(x=torch.cat([half.x, half.x]), y=torch.cat([half.y, half.y]), index=torch.arange(24),
                  domain=torch.cat([torch.zeros(12), torch.ones(12)]).long(),
                  experience=torch.zeros(24).long())
     out = fishr.forward(twin)
     assert fishr.loss(twin, out).item() == pytest.approx(F.cross_entropy(out.logits, twin.y).item(), abs=1e-6)
-    shifted = make("fishr", {"lam": 1000.0, "anneal": 0.0})
+    shifted = make("fishr", {"lam": 1000.0, "anneal_steps": 0})
     batch = toy_batch(shift=3.0)
     out = shifted.forward(batch)
     assert shifted.loss(batch, out).item() > F.cross_entropy(out.logits, batch.y).item() + 1e-6
-    warm = make("fishr", {"lam": 1000.0, "anneal": 0.5})
+    warm = make("fishr", {"lam": 1000.0, "anneal_steps": 5})
     out = warm.forward(batch)
     ce = F.cross_entropy(out.logits, batch.y).item()
     assert warm.loss(batch, out).item() == pytest.approx(ce, abs=1e-7)
