@@ -44,6 +44,20 @@ def cmd_run(args) -> None:
     print(f"wrote {path}")
 
 
+def cmd_train(args) -> None:
+    if os.environ.get("BENCHMARK_NO_TRAINING") and not args.dry_run:
+        raise BenchmarkError("training is forbidden here (BENCHMARK_NO_TRAINING is set)")
+    from benchmark.grid import load_params
+    from benchmark.scheduler import train
+
+    if args.jobs is not None and args.jobs < 0:
+        raise BenchmarkError(f"--jobs {args.jobs}: expected a number of worker processes, 0 = one per core")
+    status = train(load_params(Path(args.params)), Path(args.grid), Path(args.records), args.jobs,
+                   args.dry_run, progress=not args.quiet)
+    if status:
+        raise SystemExit(status)
+
+
 def cmd_list(args) -> None:
     from benchmark.families import protocol
     from benchmark.registry import METHODS
@@ -137,6 +151,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--params", default=str(ROOT / "params.yaml"), help="params file (real data: full/params.yaml)")
     run.add_argument("--tasks-dir", help="where the task files are (default tasks/, or $BENCHMARK_TASKS_DIR)")
     run.set_defaults(func=cmd_run)
+
+    trn = sub.add_parser("train", help="train every stale run of grid.yaml on every core (the DVC train stage)")
+    trn.add_argument("--jobs", type=int, help="worker processes (default: params.yaml jobs; 0 = one per core)")
+    trn.add_argument("--dry-run", action="store_true", help="only say which cells are stale")
+    trn.add_argument("--quiet", action="store_true", help="no progress bar")
+    trn.add_argument("--params", default=str(ROOT / "params.yaml"))
+    trn.add_argument("--grid", default=str(ROOT / "grid.yaml"))
+    trn.add_argument("--records", default=str(ROOT / "results" / "records"))
+    trn.set_defaults(func=cmd_train)
 
     lst = sub.add_parser("list", help="methods, tasks and which method applies to which task")
     lst.set_defaults(func=cmd_list)

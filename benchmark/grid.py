@@ -6,10 +6,11 @@ file and the registry disagree.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
@@ -24,20 +25,34 @@ class Sweep(BaseModel):
     """A named size of the grid: which seeds, how many hyperparameter draws (1 = defaults only)."""
 
     model_config = ConfigDict(extra="forbid")
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
     hparam_draws: int = Field(ge=1)
+    search_seeds: list[NonNegativeInt] = Field(default_factory=list)
+
+
+class Limits(BaseModel):
+    """Per-run limits: a run past either is stopped and recorded failed, saying which; the grid goes on."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_seconds: float = Field(default=600, gt=0)
+    memory_mb: float | None = Field(default=4096, gt=0)
 
 
 class Params(BaseModel):
-    """params.yaml: the knobs of the whole grid. `sweep` names an entry of `sweeps` whose seeds and
-    hparam_draws replace the top-level ones; `default` keeps the top-level ones."""
+    """params.yaml: the knobs of the whole grid. `seeds` are the final seeds every reported number comes
+    from; with `hparam_draws` > 1 each cell first searches that many draws on `search_seeds` (disjoint from
+    `seeds`). `sweep` names an entry of `sweeps` whose seeds and hparam_draws replace the top-level ones.
+    `jobs`: worker processes (0 = one per CPU core; BENCHMARK_JOBS overrides)."""
 
     model_config = ConfigDict(extra="forbid")
     profile: str = "default"
-    seeds: list[int] = Field(min_length=1)
+    seeds: list[NonNegativeInt] = Field(min_length=1)
     hparam_draws: int = Field(default=1, ge=1)
+    search_seeds: list[NonNegativeInt] = Field(default_factory=list)
     sweep: str = "default"
     sweeps: dict[str, Sweep] = Field(default_factory=dict)
+    jobs: NonNegativeInt = 0
+    limits: Limits = Field(default_factory=Limits)
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
@@ -52,10 +67,29 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
                              f"{', '.join(PROFILES)}")
     if params.sweep in params.sweeps:
         chosen = params.sweeps[params.sweep]
-        params = params.model_copy(update={"seeds": chosen.seeds, "hparam_draws": chosen.hparam_draws})
+        params = params.model_copy(update={"seeds": chosen.seeds, "hparam_draws": chosen.hparam_draws,
+                                           "search_seeds": chosen.search_seeds})
     elif params.sweep != "default":
         raise BenchmarkError(f"{path.name}: field 'sweep' = {params.sweep!r}: expected default or one of "
                              f"{', '.join(params.sweeps) or '(no sweeps declared)'}")
+    for name in ("seeds", "search_seeds"):
+        seeds = getattr(params, name)
+        repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+        if repeated:
+            raise BenchmarkError(f"{path.name}: field '{name}': seed {repeated[0]} appears more than once")
+    if params.hparam_draws > 1 and not params.search_seeds:
+        raise BenchmarkError(f"{path.name}: field 'search_seeds': expected at least one seed when "
+                             f"hparam_draws = {params.hparam_draws} (draws are chosen on the search seeds)")
+    shared = sorted(set(params.seeds) & set(params.search_seeds))
+    if shared:
+        raise BenchmarkError(f"{path.name}: field 'search_seeds': seed {shared[0]} is also a final seed; "
+                             "expected search and final seeds to be disjoint (selection never sees a reported run)")
+    if os.environ.get("BENCHMARK_JOBS"):
+        try:
+            params = params.model_copy(update={"jobs": int(os.environ["BENCHMARK_JOBS"])})
+        except ValueError:
+            raise BenchmarkError(f"BENCHMARK_JOBS={os.environ['BENCHMARK_JOBS']!r}: expected a whole number of "
+                                 "worker processes (0 = one per core)") from None
     return params
 
 
@@ -74,7 +108,8 @@ def compute_cells(methods: list[str] | None = None, tasks: list[str] | None = No
         family = protocol(spec.family)
         for method in methods or METHODS.names():
             if family.applies(METHODS.get(method), spec) is None:
-                cells[cell_key(task, method)] = {"task": task, "method": method, "family": spec.family}
+                cells[cell_key(task, method)] = {"task": task, "method": method, "family": spec.family,
+                                                 "source": METHODS.get(method).source_file}
     return cells
 
 

@@ -32,16 +32,58 @@ class Result:
     parameters: int = 0
 
 
-def write_json_atomic(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(payload, indent=1, default=_jsonable))
-    tmp.replace(path)
-
-
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
     if hasattr(value, "__dataclass_fields__"):
         return asdict(value)
     raise TypeError(f"cannot store {type(value).__name__} in a run record")
+
+
+PHASES = ("search", "final")
+"""A search run scores a hyperparameter draw on the search seeds; a final run reports, on fresh seeds."""
+
+
+def run_key(record: dict) -> tuple[str, int, int]:
+    """What identifies a run inside its cell: phase, seed, hyperparameter draw."""
+    return record.get("phase", "final"), int(record["seed"]), int(record.get("hparam_draw", 0))
+
+
+def read_cell(path: Path) -> list[dict]:
+    """The records of a cell file; [] when the file is missing or unreadable (it is then rerun)."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    records = payload.get("records") if isinstance(payload, dict) else None
+    return [r for r in records if isinstance(r, dict) and "seed" in r] if isinstance(records, list) else []
+
+
+def write_cell(path: Path, task: str, method: str, records: list[dict]) -> bool:
+    """Write a cell file with its records in run order; False (and no write) when nothing changed, so an
+    unchanged cell keeps its file, and git status shows exactly the cells that moved."""
+    order = sorted(records, key=lambda r: (PHASES.index(run_key(r)[0]), *run_key(r)[1:]))
+    payload = {"task": task, "method": method, "records": order}
+    text = json.dumps(payload, indent=1, default=_jsonable)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return True
+
+
+def merge_records(existing: list[dict], new: list[dict]) -> list[dict]:
+    """`existing` with every run of `new` added or replaced (same phase, seed and draw)."""
+    merged = {run_key(r): r for r in existing}
+    merged.update((run_key(r), r) for r in new)
+    return list(merged.values())
+
+
+def clean_temporary(folder: Path) -> int:
+    """Remove the `.<cell>.json.<pid>.tmp` files a killed writer left behind; how many there were."""
+    stale = list(Path(folder).rglob(".*.json.*.tmp")) if Path(folder).exists() else []
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return len(stale)

@@ -1,7 +1,8 @@
 """Run one cell of the grid -- a (method, task) pair -- over seeds and hyperparameter draws, in one process.
 
 Each (seed, draw) yields one run record. A method that raises or diverges marks only its own
-record failed (with the reason); the cell file is still written and the grid goes on.
+record failed (with the reason); the cell file is still written and the grid goes on. The grid as a whole
+runs in worker processes (benchmark/scheduler.py, benchmark/workers.py), each calling `run_one`.
 """
 
 from __future__ import annotations
@@ -12,19 +13,22 @@ import subprocess
 import tempfile
 import time
 import traceback
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 
 import torch
 
-from benchmark import PROTOCOL_VERSION, ROOT
+from benchmark import PROTOCOL_VERSION, ROOT, kernel
 from benchmark.errors import BenchmarkError
 from benchmark.families import protocol
+from benchmark.fingerprint import cell_fingerprint
 from benchmark.hparams import draw as draw_hparams
-from benchmark.models import seed_everything
-from benchmark.records import RECORD_SCHEMA, write_json_atomic
+from benchmark.metrics import metric_problem
+from benchmark.records import RECORD_SCHEMA, merge_records, read_cell, write_cell
 from benchmark.registry import METHODS
-from benchmark.tasks import load_task, spec_hash
+from benchmark.seeding import run_streams
+from benchmark.tasks import load_task, spec_hash, task_path
 from benchmark.train import pick_device
 
 PACKAGES = ("torch", "numpy", "scikit-learn", "pydantic", "mnist1d")
@@ -34,6 +38,7 @@ def cell_path(out: Path, task: str, method: str) -> Path:
     return Path(out) / task / f"{method}.json"
 
 
+@cache
 def provenance() -> dict:
     def version(pkg):
         try:
@@ -61,9 +66,31 @@ def ensure_writable(out: Path) -> None:
                              "pass a writable --out") from None
 
 
+def prepare_process(device: torch.device) -> None:
+    """Once per training process. One thread on CPU: the embedded models are small, so one is as fast
+    and workers can share the cores. Deterministic algorithms on GPU only: on CPU the kernels already
+    are, and switching the flag on imports torch's compiler stack (about 2 CPU-seconds)."""
+    if device.type == "cpu":
+        torch.set_num_threads(int(os.environ.get("BENCHMARK_THREADS", "1")))
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def run_settings(profile: str) -> dict:
+    """The settings besides code and task that move a run's numbers (part of its fingerprint)."""
+    return {"profile": profile, "kernel": kernel.in_effect()}
+
+
+def fingerprint_of(method_name: str, task_name: str, family: str, profile: str) -> str:
+    return cell_fingerprint(ROOT / METHODS.get(method_name).source_file, family, task_path(task_name),
+                            run_settings(profile))
+
+
 def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile: str = "default",
-            device: torch.device | None = None) -> dict:
-    """Train and evaluate one (method, task, seed, draw); return its run record."""
+            device: torch.device | None = None, phase: str = "final", on_start=None) -> dict:
+    """Train and evaluate one (method, task, seed, draw); return its run record. A fault of the method's
+    own code, a non-finite or out-of-range metric mark the record failed; a user mistake raises."""
     spec = load_task(task_name, profile)
     family = protocol(spec.family)
     method_cls = METHODS.get(method_name)
@@ -74,15 +101,22 @@ def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile:
     hp = draw_hparams(method_cls.hparams, draw)
     record = {
         "schema": RECORD_SCHEMA, "family": spec.family, "task": task_name, "method": method_name,
-        "seed": seed, "hparam_draw": draw, "hparams": hp, "profile": profile, "status": "ok", "error": None,
-        "metrics": [], "details": {}, "parameters": 0, "primary": family.PRIMARY,
-        "provenance": {"spec_hash": spec_hash(spec), "device": str(device)},
+        "seed": seed, "hparam_draw": draw, "phase": phase, "hparams": hp, "profile": profile,
+        "status": "ok", "error": None, "metrics": [], "details": {}, "parameters": 0,
+        "primary": family.PRIMARY, "fingerprint": fingerprint_of(method_name, task_name, spec.family, profile),
+        "provenance": {"spec_hash": spec_hash(spec), "device": str(device), "cpu": kernel.cpu_model(),
+                       "kernel": kernel.in_effect(), "threads": torch.get_num_threads()},
     }
+    if on_start is not None:  # the worker pool keeps this to write a record if it must stop the run
+        on_start(record)
     start = time.perf_counter()
     try:
-        generator = seed_everything(seed * 1000 + draw)
+        generator = run_streams(seed, draw)
         result = family.run(method_cls, hp, spec, seed, device, generator)
         record.update(metrics=result.metrics, details=result.details, parameters=result.parameters)
+        problem = metric_problem(result.metrics)
+        if problem:
+            record.update(status="failed", error=problem)
     except BenchmarkError:
         raise
     except Exception as exc:  # the method's fault: keep going, say why in the record
@@ -90,34 +124,39 @@ def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile:
         record.update(status="failed",
                       error=f"{type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})")
     record["provenance"]["wall_seconds"] = time.perf_counter() - start
+    record["provenance"].update(provenance())
     return record
+
+
+def check_run_request(seeds: list[int], draws: int) -> None:
+    if not seeds:
+        raise BenchmarkError("seeds: expected at least one seed, got none")
+    bad = [s for s in seeds if s < 0]
+    if bad:
+        raise BenchmarkError(f"seeds: expected non-negative integers, got {bad[0]}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise BenchmarkError(f"seeds: expected each seed once, got {repeated[0]} {seeds.count(repeated[0])} times")
+    if draws < 1:
+        raise BenchmarkError(f"hparam draws: expected at least 1, got {draws}")
 
 
 def run_cell(method: str, task: str, seeds: list[int], draws: int = 1, profile: str = "default",
              out: Path = ROOT / "results" / "records", progress: bool = True) -> Path:
-    if not seeds:
-        raise BenchmarkError("seeds: expected at least one seed, got none")
-    if draws < 1:
-        raise BenchmarkError(f"hparam draws: expected at least 1, got {draws}")
+    """Run one cell in this process, serially. Each finished run is merged into the cell's file at once
+    (a kill loses at most the running one; runs of other seeds already there are kept)."""
+    check_run_request(seeds, draws)
     METHODS.get(method)
     load_task(task, profile)
     out = Path(out)
     ensure_writable(out)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
     device = pick_device()
-    if device.type == "cpu":
-        # The embedded models are small: one thread is as fast, and several cells can share the cores.
-        torch.set_num_threads(int(os.environ.get("BENCHMARK_THREADS", "1")))
-    runs = [(seed, d) for seed in seeds for d in range(draws)]
+    prepare_process(device)
+    path = cell_path(out, task, method)
     from tqdm import tqdm
 
-    records = [run_one(method, task, seed, d, profile, device)
-               for seed, d in tqdm(runs, desc=f"{method} on {task}", disable=not progress or None,
-                                   unit="run", leave=False)]
-    shared = provenance()
-    for r in records:
-        r["provenance"].update(shared)
-    path = cell_path(out, task, method)
-    write_json_atomic(path, {"task": task, "method": method, "records": records})
+    runs = [(seed, d) for seed in seeds for d in range(draws)]
+    for seed, d in tqdm(runs, desc=f"{method} on {task}", disable=not progress or None, unit="run", leave=False):
+        record = run_one(method, task, seed, d, profile, device)
+        write_cell(path, task, method, merge_records(read_cell(path), [record]))
     return path

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch import Tensor
 
 from benchmark import training_options
 from benchmark.data import Arrays
 from benchmark.errors import BenchmarkError
 from benchmark.method import Batch, Context, Method, Output
+from benchmark.metrics.calibration import calibration, probabilities
 from benchmark.models import build_model
 from benchmark.spec import TaskSpec
 
@@ -152,11 +154,40 @@ def accuracy(method: Method, data: TensorSet) -> float:
     return float((predict(method, data.x).logits.argmax(1) == data.y).float().mean())
 
 
-def split_indices(n: int, val: float, test: float, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    """A seeded random train/val/test partition of range(n)."""
-    order = rng.permutation(n)
-    n_test, n_val = round(n * test), round(n * val)
-    return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+def evaluate(method: Method, data: TensorSet, logit_mask: Tensor | None = None) -> dict[str, float]:
+    """Accuracy ("acc") and calibration (ece, nll, brier; benchmark/metrics/calibration.py) on `data`,
+    from one pass. `logit_mask` [N, num_classes] rules out classes per sample (task-incremental heads)."""
+    logits = predict(method, data.x).logits
+    if logit_mask is not None:
+        logits = logits.masked_fill(~logit_mask, float("-inf"))
+    acc = float((logits.argmax(1) == data.y).float().mean())
+    return {"acc": acc, **calibration(probabilities(logits), data.y.cpu().numpy())}
+
+
+def split_indices(labels: np.ndarray, val: float, test: float,
+                  rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    """A seeded train/val/test partition of range(len(labels)): round(n * test) test and round(n * val)
+    validation samples, each stratified by label (every split keeps the class proportions)."""
+    labels = np.asarray(labels)
+    n = len(labels)
+    rest, test_i = split_off(np.arange(n), labels, round(n * test), rng)
+    train_i, val_i = split_off(rest, labels[rest], round(n * val), rng)
+    return train_i, val_i, test_i
+
+
+def split_off(indices: np.ndarray, labels: np.ndarray, size: int,
+              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held out): `size` of `indices` held out at random, stratified by `labels`
+    (sklearn's train_test_split). When stratifying cannot work -- a class with a single sample, or fewer
+    slots on a side than classes -- the draw is a plain seeded random one. One draw from `rng` either way."""
+    seed = int(rng.integers(2**32))
+    if size <= 0 or size >= len(indices):
+        order = np.random.default_rng(seed).permutation(indices)
+        return order[size:], order[:size]
+    classes, counts = np.unique(labels, return_counts=True)
+    stratify = labels if counts.min() >= 2 and min(size, len(indices) - size) >= len(classes) else None
+    kept, held_out = train_test_split(indices, test_size=size, stratify=stratify, random_state=seed)
+    return kept, held_out
 
 
 def limit(arrays: Arrays, max_items: int | None, rng: np.random.Generator) -> Arrays:

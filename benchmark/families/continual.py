@@ -24,6 +24,10 @@ Metrics (formulas in benchmark/metrics/continual.py; forgetting is Chaudhry's ma
   bwt, fwt    backward and forward transfer
   acc[exp<j>] final test accuracy on experience j
   val_acc     final average validation accuracy over the experiences (all seen by then): draw selection
+  ece, nll, brier  calibration after the last experience on the test data of every experience, pooled
+              (task-incremental: each sample's own head; benchmark/metrics/calibration.py)
+Diagnostics of the final model (benchmark/diagnostics.py, selection "last"): hessian_top_eig,
+feature_effective_rank, spectral_norm_product, on the training inputs of all experiences.
 Details: acc_matrix R, untrained_acc b, experience classes, per-experience training-loss curves.
 
 A replay budget (`scenario.replay_budget`, samples kept across experiences) is declared by the task,
@@ -42,14 +46,16 @@ import torch
 from pydantic import Field, field_validator, model_validator
 from torch import Tensor
 
+from benchmark import diagnostics
 from benchmark.data import Arrays, load
 from benchmark.errors import BenchmarkError
 from benchmark.method import Batch
 from benchmark.metrics import continual as cl_metrics
+from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.records import Metric, Result
 from benchmark.shifts import class_split, permutations
 from benchmark.spec import Strict, TaskSpec
-from benchmark.train import TensorSet, fit_epoch, limit, make_context, predict, split_indices
+from benchmark.train import TensorSet, evaluate, fit_epoch, limit, make_context, predict, split_indices
 
 FAMILY = "continual"
 PRIMARY = "acc"
@@ -122,7 +128,7 @@ class Stream:
 def build_stream(data: Arrays, scenario: ScenarioSpec, val: float, test: float, source: str,
                  rng: np.random.Generator) -> Stream:
     num_classes = int(data.y.max()) + 1
-    splits = [data.take(i) for i in split_indices(len(data), val, test, rng)]
+    splits = [data.take(i) for i in split_indices(data.y, val, test, rng)]
     parts: list[list[Arrays]] = [[], [], []]  # train, val, test pieces, experience by experience
     if scenario.kind == "domain_incremental":
         orders = [permutations.permutation(data.x.shape[1:], rng) for _ in range(scenario.permutations)]
@@ -228,6 +234,8 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         R.append(per_experience_accuracy(method, test_t, heads, T))
     R = np.stack(R)
     val = per_experience_accuracy(method, val_t, heads, T)
+    row_heads = lambda split: heads[split.experience] if heads is not None else None
+    calibration = evaluate(method, test_t, row_heads(test_t))
 
     metrics = [
         Metric("acc", cl_metrics.acc(R), selection="final"),
@@ -236,6 +244,8 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         Metric("fwt", cl_metrics.fwt(R, untrained), selection="final"),
         Metric("val_acc", float(val.mean()), selection="seen_experiences_val"),
         *(Metric("acc", float(R[-1, j]), selection="final", domain=f"exp{j}") for j in range(T)),
+        *(Metric(name, calibration[name], selection="final") for name in CALIBRATION),
+        *diagnostics.measure(method.model, train_t.x, train_t.y, seed, row_heads(train_t)),
     ]
     details = {"acc_matrix": R.tolist(), "untrained_acc": untrained.tolist(), "final_val_acc": val.tolist(),
                "scenario": sc.kind, "experience_classes": stream.classes, "train_loss": losses,

@@ -18,6 +18,9 @@ Metrics (domain="" is the mean over test domains, domain=<name> that test domain
   val_acc          training-domain validation accuracy at the selected epochs (selects draws)
   last_acc         held-out-domain accuracy after the last epoch
   oracle_test_acc  held-out-domain accuracy at the epoch the test-domain oracle picks
+  ece, nll, brier  held-out-domain calibration at the test_acc epochs (benchmark/metrics/calibration.py)
+Diagnostics of each split's final model (benchmark/diagnostics.py, selection "last", on its training
+domains' inputs): hessian_top_eig, feature_effective_rank, spectral_norm_product, per test domain and mean.
 """
 
 from __future__ import annotations
@@ -31,13 +34,16 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator, model_validator
 
+from benchmark import diagnostics
 from benchmark.data import Arrays, load
 from benchmark.errors import BenchmarkError
 from benchmark.method import Batch, Method
+from benchmark.metrics import DIAGNOSTICS
+from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.records import Metric, Result
 from benchmark.shifts import domains as shifts
 from benchmark.spec import Strict, TaskSpec
-from benchmark.train import TensorSet, accuracy, fit_epoch, make_context
+from benchmark.train import TensorSet, accuracy, evaluate, fit_epoch, make_context, split_off
 
 FAMILY = "domain_generalization"
 PRIMARY = "test_acc"
@@ -141,7 +147,7 @@ def build_domains(spec: Spec, rng: np.random.Generator) -> list[Domain]:
         except ValueError as exc:  # a shift that does not fit the source's data is a task mistake
             raise BenchmarkError(f"domain '{d.name}' of data source '{spec.data.source}': {exc}") from None
         out = np.zeros(len(y), dtype=bool)
-        out[rng.permutation(len(y))[:round(spec.split.val * len(y))]] = True
+        out[split_off(np.arange(len(y)), y, round(spec.split.val * len(y)), rng)[1]] = True
         built.append(Domain(d.name, Arrays(x.astype(np.float32), y.astype(np.int64)), share, out))
     shapes = {d.name: d.data.x.shape[1:] for d in built}
     if len(set(shapes.values())) > 1:
@@ -305,12 +311,15 @@ def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, dev
     ctx.steps_per_epoch = balanced_plan(counts, spec.train.batch_size)[1]
     method = method_cls(ctx, hp)
     curves = {"train_loss": [], "val_acc": [], "test_acc": [], "oracle_acc": []}
+    calibration = []  # per epoch: the held-out domain's ece, nll, brier
     for epoch in range(spec.train.epochs):
         batches = balanced_batches(train, k, spec.train.batch_size, generator)
         curves["train_loss"].append(fit_epoch(method, batches))
         method.on_epoch_end(epoch)
         curves["val_acc"].append(accuracy(method, val))
-        curves["test_acc"].append(accuracy(method, test))
+        test_eval = evaluate(method, test)
+        curves["test_acc"].append(test_eval["acc"])
+        calibration.append({name: test_eval[name] for name in CALIBRATION})
         curves["oracle_acc"].append(accuracy(method, oracle))
     return {
         "curves": curves,
@@ -319,6 +328,9 @@ def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, dev
         "training_domains": split.training_domains,
         "sizes": {"train": len(train), "val": len(val), "test": len(test), "oracle": len(oracle)},
         "parameters": sum(p.numel() for p in method.model.parameters()),
+        "calibration": calibration,
+        "diagnostics": {m.metric: m.value for m in diagnostics.measure(method.model, train.x, train.y,
+                                                                        split_seed)},
     }
 
 
@@ -327,6 +339,8 @@ def _result(splits: dict[str, dict], names: list[str]) -> Result:
     val = {n: s["curves"]["val_acc"][s["selected_epoch"]] for n, s in splits.items()}
     last = {n: s["curves"]["test_acc"][-1] for n, s in splits.items()}
     oracle = {n: s["curves"]["test_acc"][s["oracle_epoch"]] for n, s in splits.items()}
+    calibration = {n: s["calibration"][s["selected_epoch"]] for n, s in splits.items()}
+    diagnosed = {n: s["diagnostics"] for n, s in splits.items()}
     mean = lambda values: float(np.mean(list(values.values())))
     metrics = [
         Metric("test_acc", mean(test), selection=SELECTION),
@@ -334,17 +348,24 @@ def _result(splits: dict[str, dict], names: list[str]) -> Result:
         Metric("val_acc", mean(val), selection=SELECTION),
         Metric("last_acc", mean(last), selection="last_epoch"),
         Metric("oracle_test_acc", mean(oracle), selection=ORACLE),
+        *(Metric(c, mean({n: v[c] for n, v in calibration.items()}), selection=SELECTION) for c in CALIBRATION),
+        *(Metric(d, mean({n: v[d] for n, v in diagnosed.items()}), selection=diagnostics.SELECTION)
+          for d in sorted(DIAGNOSTICS)),
     ]
     for name in splits:
         metrics += [
             Metric("test_acc", test[name], selection=SELECTION, domain=name),
             Metric("val_acc", val[name], selection=SELECTION, domain=name),
             Metric("oracle_test_acc", oracle[name], selection=ORACLE, domain=name),
+            *(Metric(c, calibration[name][c], selection=SELECTION, domain=name) for c in CALIBRATION),
+            *(Metric(d, diagnosed[name][d], selection=diagnostics.SELECTION, domain=name)
+              for d in sorted(DIAGNOSTICS)),
         ]
     details = {
         "domains": names,
         "test_domains": list(splits),
-        "splits": {n: {k: v for k, v in s.items() if k != "parameters"} for n, s in splits.items()},
+        "splits": {n: {k: v for k, v in s.items() if k not in ("parameters", "diagnostics")}
+                   for n, s in splits.items()},
     }
     parameters = max(s["parameters"] for s in splits.values())
     return Result(metrics=metrics, details=details, parameters=parameters)

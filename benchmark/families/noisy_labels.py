@@ -12,6 +12,9 @@ Metrics
   memorization    share of corrupted training samples predicted as their *wrong* label at the end
   val_acc         the best noisy-validation accuracy (selection across hyperparameter draws uses it)
   oracle_test_acc best clean test accuracy over epochs: reads test labels, reported apart, never ranked
+  ece, nll, brier calibration on the clean test split at the test_acc epoch (benchmark/metrics/calibration.py)
+Diagnostics of the final model (benchmark/diagnostics.py, selection "last"): hessian_top_eig,
+feature_effective_rank, spectral_norm_product, on training inputs with their noisy labels.
 """
 
 from __future__ import annotations
@@ -22,13 +25,25 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
+from benchmark import diagnostics
 from benchmark.data import load
 from benchmark.errors import BenchmarkError
+from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.metrics.classification import memorization
 from benchmark.records import Metric, Result
 from benchmark.shifts import label_noise
 from benchmark.spec import Strict, TaskSpec
-from benchmark.train import TensorSet, accuracy, fit_epoch, limit, make_context, predict, split_indices
+from benchmark.train import (
+    TensorSet,
+    accuracy,
+    evaluate,
+    fit_epoch,
+    limit,
+    make_context,
+    predict,
+    split_indices,
+    split_off,
+)
 
 FAMILY = "noisy_labels"
 PRIMARY = "test_acc"
@@ -77,11 +92,10 @@ def human(data, spec: Spec, rng: np.random.Generator):
                              "expected a source such as cifar10n or cifar100n")
     if "test" in data.extra:
         test_i = np.flatnonzero(data.extra["test"])
-        rest = rng.permutation(np.flatnonzero(~data.extra["test"]))
-        n_val = round(len(rest) * spec.split.val)
-        train_i, val_i = rest[n_val:], rest[:n_val]
+        rest = np.flatnonzero(~data.extra["test"])
+        train_i, val_i = split_off(rest, data.y[rest], round(len(rest) * spec.split.val), rng)
     else:
-        train_i, val_i, test_i = split_indices(len(data), spec.split.val, spec.split.test, rng)
+        train_i, val_i, test_i = split_indices(data.y, spec.split.val, spec.split.test, rng)
     pool = np.r_[train_i, val_i]
     noisy = data.extra["noisy_y"][pool]
     corrupted = noisy != data.y[pool]
@@ -100,7 +114,7 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, gener
     if spec.noise.kind == "human":
         train_i, val_i, test_i, noisy, corrupted = human(data, spec, rng)
     else:
-        train_i, val_i, test_i = split_indices(len(data), spec.split.val, spec.split.test, rng)
+        train_i, val_i, test_i = split_indices(data.y, spec.split.val, spec.split.test, rng)
         # One draw of noise over train + validation: the same noise process corrupts both.
         noisy, corrupted = corrupt(data.y[np.r_[train_i, val_i]], data.x[np.r_[train_i, val_i]],
                                    spec.noise, num_classes, rng)
@@ -113,11 +127,14 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, gener
     method = method_cls(ctx, hp)
 
     curves = {"train_loss": [], "val_acc": [], "test_acc": []}
+    calibration = []  # per epoch: the test split's ece, nll, brier
     for epoch in range(spec.train.epochs):
         curves["train_loss"].append(fit_epoch(method, train_t.batches(spec.train.batch_size, generator)))
         method.on_epoch_end(epoch)
         curves["val_acc"].append(accuracy(method, val_t))
-        curves["test_acc"].append(accuracy(method, test_t))
+        test_eval = evaluate(method, test_t)
+        curves["test_acc"].append(test_eval["acc"])
+        calibration.append(test_eval)
 
     best = int(np.argmax(curves["val_acc"]))  # first epoch reaching the best noisy-validation accuracy
     predicted = predict(method, train_t.x).logits.argmax(1).cpu().numpy()
@@ -127,6 +144,8 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, gener
         Metric("last_acc", curves["test_acc"][-1], selection="last_epoch"),
         Metric("memorization", memorization(predicted, train.y, train_corrupted), selection="last_epoch"),
         Metric("oracle_test_acc", max(curves["test_acc"]), selection="oracle"),
+        *(Metric(name, calibration[best][name], selection="noisy_val") for name in CALIBRATION),
+        *diagnostics.measure(method.model, train_t.x, train_t.y, seed),
     ]
     details = {"curves": curves, "selected_epoch": best, "realized_noise_rate": float(train_corrupted.mean())}
     return Result(metrics=metrics, details=details, parameters=sum(p.numel() for p in method.model.parameters()))

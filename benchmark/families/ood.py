@@ -22,6 +22,9 @@ and, without a scorer:
   id_acc        accuracy on the clean ID test split
   shifted_acc   accuracy on each covariate-shifted set (labels kept) and their mean
   val_acc       ID validation accuracy after the last epoch: the rule that selects hyperparameter draws
+  ece, nll, brier  calibration on the clean ID test split (benchmark/metrics/calibration.py)
+Diagnostics of the final model (benchmark/diagnostics.py, selection "last"): hessian_top_eig,
+feature_effective_rank, spectral_norm_product, on ID training inputs.
 The model evaluated is the one after the last epoch; no test input chooses anything.
 """
 
@@ -35,9 +38,11 @@ import numpy as np
 import torch
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from benchmark import diagnostics
 from benchmark.data import Arrays, load
 from benchmark.errors import BenchmarkError
 from benchmark.metrics import ood as ood_metrics
+from benchmark.metrics.calibration import calibration, probabilities
 from benchmark.records import Metric, Result
 from benchmark.scorers import SCORERS, Probe
 from benchmark.shifts import corruptions
@@ -276,7 +281,7 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
     remap = {c: i for i, c in enumerate(id_classes)}
     is_id = np.isin(data.y, id_classes)
     id_data = _labelled(data.take(np.flatnonzero(is_id)), None, remap)
-    train_i, val_i, test_i = split_indices(len(id_data), spec.split.val, spec.split.test, rng)
+    train_i, val_i, test_i = split_indices(id_data.y, spec.split.val, spec.split.test, rng)
     pools = {"train": id_data.take(train_i), "val": id_data.take(val_i), "test": id_data.take(test_i),
              "heldout": data.take(np.flatnonzero(~is_id))}
     shape = tuple(id_data.x.shape[1:])
@@ -313,6 +318,9 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
 
     metrics = [Metric("val_acc", curves["val_acc"][-1], SELECTION),
                Metric("id_acc", _acc(outs["test"], pools["test"].y), SELECTION)]
+    id_calibration = calibration(probabilities(outs["test"].logits), pools["test"].y)
+    metrics += [Metric(name, value, SELECTION) for name, value in id_calibration.items()]
+    metrics += diagnostics.measure(method.model, train_t.x, train_t.y, seed)
     shifted = {d.spec.name: _acc(outs[f"ood:{d.spec.name}"], d.y) for d in tests if d.y is not None}
     metrics += [Metric("shifted_acc", v, SELECTION, domain=k) for k, v in shifted.items()]
     if shifted:

@@ -1,0 +1,214 @@
+"""`python -m benchmark train`: bring every cell of grid.yaml up to date, on every core.
+
+A cell is up to date when its record file holds every run params.yaml asks for, each stamped with the
+cell's current fingerprint (benchmark/fingerprint.py): its method's code, its task, the engine code of its
+family, the profile and the kernel path. Only the missing runs train, in a pool of worker processes
+(benchmark/workers.py); each finished run is merged into its cell's file at once, so a killed grid resumes
+where it stopped. DVC calls this as the `train` stage; what DVC records (dvc.lock) and what each record says
+(its fingerprint) are then the same fact at two grains.
+
+Phases (docs/stats.md): with `hparam_draws` > 1 a cell first runs every draw on the search seeds, picks the
+draw by validation alone, then runs that draw on the final seeds; with 1 draw it runs the defaults on the
+final seeds. The chosen draw and the rule are written into every final record.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmark import ROOT
+from benchmark.errors import BenchmarkError
+from benchmark.fingerprint import cell_fingerprint
+from benchmark.grid import Params, read_cells
+from benchmark.kernel import in_effect, worker_env
+from benchmark.records import clean_temporary, read_cell, run_key, write_cell
+from benchmark.tasks import task_path
+from benchmark.workers import Job, Outcome, Pool
+
+DEFAULT_RULE = "defaults (no search)"
+
+
+@dataclass
+class Cell:
+    task: str
+    method: str
+    family: str
+    path: Path
+    fingerprint: str
+    runs: dict = field(default_factory=dict)  # run key -> record, current fingerprint only
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}--{self.method}"
+
+
+def val_score(record: dict) -> float | None:
+    """A run's validation accuracy: its all-domain `val_acc` row, else the mean of its rows. No test value."""
+    rows = [m for m in record.get("metrics", []) if m["metric"] == "val_acc"]
+    rows = [m for m in rows if m.get("domain", "") == ""] or rows
+    return sum(m["value"] for m in rows) / len(rows) if rows else None
+
+
+def choose_draw(search: list[dict]) -> int:
+    """The draw with the fewest failed runs, then the best mean validation score over the search seeds,
+    then the lowest index (ties keep the defaults, draw 0)."""
+    by_draw: dict[int, list[dict]] = {}
+    for r in search:
+        by_draw.setdefault(int(r["hparam_draw"]), []).append(r)
+
+    def order(draw: int):
+        runs = by_draw[draw]
+        scores = [s for r in runs if r["status"] == "ok" and (s := val_score(r)) is not None]
+        failed = sum(r["status"] != "ok" for r in runs)
+        return failed, -(sum(scores) / len(scores)) if scores else float("inf"), draw
+
+    return min(by_draw, key=order)
+
+
+class Plan:
+    """What params.yaml asks of one cell, and what of it is still missing."""
+
+    def __init__(self, params: Params):
+        self.params = params
+        self.search = params.hparam_draws > 1
+
+    def search_keys(self) -> list[tuple]:
+        if not self.search:
+            return []
+        return [("search", s, d) for s in self.params.search_seeds for d in range(self.params.hparam_draws)]
+
+    def chosen(self, cell: Cell) -> tuple[int, str] | None:
+        """(draw, rule) once the cell's search is complete; draw 0 without a search."""
+        if not self.search:
+            return 0, DEFAULT_RULE
+        keys = self.search_keys()
+        if any(k not in cell.runs for k in keys):
+            return None
+        draw = choose_draw([cell.runs[k] for k in keys])
+        return draw, (f"best mean val_acc over search seeds {self.params.search_seeds} among "
+                      f"{self.params.hparam_draws} draws (fewest failures first, ties to the lower draw)")
+
+    def final_keys(self, draw: int) -> list[tuple]:
+        return [("final", s, draw) for s in self.params.seeds]
+
+    def wanted(self, cell: Cell) -> list[tuple]:
+        chosen = self.chosen(cell)
+        return self.search_keys() + (self.final_keys(chosen[0]) if chosen else [])
+
+    def missing(self, cell: Cell) -> list[Job]:
+        """Runs that can start now: missing search runs, or missing final runs once the draw is known."""
+        chosen = self.chosen(cell)
+        keys = [k for k in (self.final_keys(chosen[0]) if chosen else self.search_keys()) if k not in cell.runs]
+        return [Job(cell.method, cell.task, seed, draw, phase, self.params.profile) for phase, seed, draw in keys]
+
+    def outstanding(self, cell: Cell) -> int:
+        """Runs still to train, final ones counted before their draw is known."""
+        search = sum(k not in cell.runs for k in self.search_keys())
+        chosen = self.chosen(cell)
+        final = sum(k not in cell.runs for k in self.final_keys(chosen[0])) if chosen else len(self.params.seeds)
+        return search + final
+
+
+def load_cells(cells: dict[str, dict], records: Path, profile: str) -> dict[str, Cell]:
+    settings = {"profile": profile, "kernel": in_effect_for_workers()}
+    loaded = {}
+    for key, c in cells.items():
+        source = ROOT / c.get("source", f"methods/{c['method']}.py")
+        fp = cell_fingerprint(source, c["family"], task_path(c["task"]), settings)
+        path = records / c["task"] / f"{c['method']}.json"
+        current = {run_key(r): r for r in read_cell(path) if r.get("fingerprint") == fp}
+        loaded[key] = Cell(c["task"], c["method"], c["family"], path, fp, current)
+    return loaded
+
+
+def in_effect_for_workers() -> dict:
+    """The kernel settings the workers will run with (what their records' fingerprints will say)."""
+    saved = dict(os.environ)
+    try:
+        os.environ.update(worker_env())
+        return in_effect()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def save(cell: Cell, plan: Plan) -> None:
+    wanted = set(plan.wanted(cell))
+    write_cell(cell.path, cell.task, cell.method, [r for k, r in cell.runs.items() if k in wanted])
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def train(params: Params, grid: Path, records: Path, jobs: int | None = None, dry_run: bool = False,
+          progress: bool = True) -> int:
+    """Train every stale run of the grid; return the exit status (0, or 1 when runs were lost)."""
+    records.mkdir(parents=True, exist_ok=True)
+    clean_temporary(records)
+    plan = Plan(params)
+    cells = load_cells(read_cells(grid), records, params.profile)
+    todo = {k: c for k, c in cells.items() if plan.outstanding(c)}
+    total = sum(plan.outstanding(c) for c in todo.values())
+    print(f"{len(cells)} cells, {len(cells) - len(todo)} up to date, {len(todo)} to run ({total} runs)", flush=True)
+    if dry_run:
+        for key in sorted(todo):
+            print(f"  stale: {key} ({plan.outstanding(todo[key])} runs)")
+        return 0
+    for cell in cells.values():  # prune runs params.yaml no longer asks for (fewer seeds, another draw)
+        if cell.key not in todo:
+            save(cell, plan)
+    if not todo:
+        return 0
+    workers = jobs or params.jobs or cpu_count()
+    by_key = {c.key: c for c in todo.values()}
+    lost: list[str] = []
+    failed: list[str] = []
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="run", desc="grid", disable=not progress or None, smoothing=0.05,
+               file=sys.stderr, mininterval=1.0)
+
+    def done(outcome: Outcome) -> list[Job]:
+        if outcome.user_error:
+            raise BenchmarkError(outcome.user_error)
+        cell = by_key[f"{outcome.job.task}--{outcome.job.method}"]
+        bar.update(1)
+        if outcome.lost:
+            lost.append(f"{outcome.job.describe()}: {outcome.lost}")
+            return []
+        record = outcome.record
+        if record.get("phase") == "final":
+            record["selection_rule"] = plan.chosen(cell)[1]
+        record["fingerprint"] = cell.fingerprint
+        was_searching = plan.chosen(cell) is None
+        cell.runs[run_key(record)] = record
+        if record["status"] != "ok":
+            failed.append(f"{outcome.job.describe()}: {record.get('error')}")
+        save(cell, plan)
+        return plan.missing(cell) if was_searching and plan.chosen(cell) is not None else []
+
+    limits = params.limits
+    pool = Pool(min(workers, total), lambda job: limits.run_seconds, limits.memory_mb)
+    start = time.perf_counter()
+    try:
+        pool.run([job for c in todo.values() for job in plan.missing(c)], done)
+    finally:
+        bar.close()
+    print(f"trained {total - len(lost)} runs on {pool.size} workers in {time.perf_counter() - start:.1f} s; "
+          f"{len(failed)} failed (recorded as the method's result)", flush=True)
+    for line in failed[:20]:
+        print(f"  failed: {line}", file=sys.stderr)
+    if lost:
+        print(f"error: {len(lost)} runs did not finish (rerun to retry only them):", file=sys.stderr)
+        for line in lost:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
