@@ -1,7 +1,7 @@
 """Pieces that several regularizers in `methods/` share.
 
 - random draws on the run's own generator (a CPU generator; the draw then moves to the device),
-- soft-target cross-entropy and the input-mixing base class (Mixup, CutMix),
+- the input-mixing base class (Mixup, CutMix), trained by cross-entropy on the mixed label distributions,
 - random boxes over the spatial axes of 1-D signals [N, C, L] and 2-D images [N, C, H, W] (CutMix, Cutout),
 - the weight matrices a weight penalty acts on (orthogonality, Norm Loss, spectral, MHE),
 - weight perturbations for adversarial-weight methods (SAM, AMP).
@@ -35,12 +35,7 @@ def numpy_rng(generator: torch.Generator) -> np.random.Generator:
     return np.random.default_rng(int(torch.randint(0, 2**62, (1,), generator=generator)))
 
 
-# -- soft targets and input mixing -------------------------------------------------------------------------
-def soft_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean over the batch of -sum_k q_k log p_k for target distributions q (rows of `targets`)."""
-    return -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
-
-
+# -- input mixing ------------------------------------------------------------------------------------------
 @dataclass
 class Mixed(Output):
     """An output of mixed inputs, carrying the equally mixed label distributions."""
@@ -64,7 +59,8 @@ class InputMixing(Method):
         return Mixed(logits=out.logits, features=out.features, targets=targets)
 
     def loss(self, batch, out):
-        return soft_cross_entropy(out.logits, out.targets)
+        # probability targets: the batch mean of -sum_k q_k log p_k
+        return F.cross_entropy(out.logits, out.targets)
 
     def partners(self, batch: Batch) -> Tensor:
         return torch.randperm(len(batch.y), generator=self.generator).to(batch.y.device)
@@ -109,10 +105,6 @@ def trainable(model: nn.Module) -> list[Tensor]:
 
 def gradients(params: Iterable[Tensor]) -> list[Tensor]:
     return [torch.zeros_like(p) if p.grad is None else p.grad.detach().clone() for p in params]
-
-
-def global_norm(tensors: Iterable[Tensor]) -> Tensor:
-    return torch.stack([t.pow(2).sum() for t in tensors]).sum().sqrt()
 
 
 @contextmanager

@@ -29,7 +29,7 @@ def bare(task: str, seed: int) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
     k = int(data.y.max()) + 1
-    tr, va, te = split_indices(len(data), spec.split.val, spec.split.test, rng)
+    tr, va, te = split_indices(data.y, spec.split.val, spec.split.test, rng)
     noisy, _ = corrupt(data.y[np.r_[tr, va]], data.x[np.r_[tr, va]], spec.noise, k, rng)
     x, xv, xt = (torch.as_tensor(data.x[i]) for i in (tr, va, te))
     y, yv, yt = torch.as_tensor(noisy[:len(tr)]), torch.as_tensor(noisy[len(tr):]), torch.as_tensor(data.y[te])

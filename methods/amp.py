@@ -10,9 +10,11 @@ Unlike SAM the ascent is not normalized: a flat region (small gradient) is pertu
 The norm is over all trainable parameters together.
 """
 
+from torch.nn.utils import get_total_norm
+
 from benchmark.hparams import HParam, IntUniform, LogUniform
 from benchmark.method import Method
-from benchmark.penalties import global_norm, gradients, shifted, trainable
+from benchmark.penalties import gradients, shifted, trainable
 from benchmark.registry import register_method
 
 
@@ -46,7 +48,7 @@ class AMP(Method):
         for _ in range(self.hp["inner_steps"]):
             losses.append(self.backward_at(params, delta, batch))
             delta = [d + self.hp["eta"] * g for d, g in zip(delta, gradients(params), strict=True)]
-            norm = float(global_norm(delta))
+            norm = float(get_total_norm(delta))
             if norm > self.hp["eps"]:
                 delta = [d * (self.hp["eps"] / norm) for d in delta]
         perturbed = self.backward_at(params, delta, batch)

@@ -8,9 +8,11 @@ The norm is over all trainable parameters together. The step also reports the pe
 the defining test checks is at least the clean one.
 """
 
+from torch.nn.utils import get_total_norm
+
 from benchmark.hparams import HParam, LogUniform
 from benchmark.method import Method
-from benchmark.penalties import global_norm, gradients, shifted, trainable
+from benchmark.penalties import gradients, shifted, trainable
 from benchmark.registry import register_method
 
 
@@ -32,7 +34,7 @@ class SAM(Method):
         self.optimizer.zero_grad(set_to_none=True)
         clean.backward()
         g = gradients(params)
-        scale = self.hp["rho"] / (global_norm(g) + 1e-12)
+        scale = self.hp["rho"] / (get_total_norm(g) + 1e-12)
         with shifted(params, [scale * gi for gi in g]):
             self.optimizer.zero_grad(set_to_none=True)
             perturbed = self.loss(batch, self.forward(batch))

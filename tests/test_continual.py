@@ -11,6 +11,7 @@ from benchmark.data import load
 from benchmark.errors import BenchmarkError
 from benchmark.families import continual
 from benchmark.method import Method, Output
+from benchmark.metrics import DIAGNOSTICS
 from benchmark.metrics import continual as m
 from benchmark.models import seed_everything
 from benchmark.shifts import permutations
@@ -151,6 +152,8 @@ def test_run_records_the_matrix_and_every_metric():
     assert rows[("forgetting", "")].value == pytest.approx(m.forgetting(R))
     assert rows[("val_acc", "")].selection == "seen_experiences_val"
     assert [rows[("acc", f"exp{j}")].value for j in range(5)] == pytest.approx(R[-1])
+    assert all(rows[(c, "")].selection == "final" and rows[(c, "")].value >= 0 for c in ("ece", "nll", "brier"))
+    assert {r.metric for r in result.metrics if r.selection == "last"} == DIAGNOSTICS
 
 
 def test_batches_index_the_union_and_each_experience_sees_only_its_own_data():

@@ -10,6 +10,7 @@ import torch
 from benchmark.errors import BenchmarkError
 from benchmark.families import domain_generalization as dg
 from benchmark.grid import compute_cells
+from benchmark.metrics import DIAGNOSTICS
 from benchmark.registry import METHODS
 from benchmark.runner import run_one
 from benchmark.shifts import domains as shifts
@@ -141,6 +142,8 @@ def test_run_records_carry_both_rules_apart_and_per_domain_values():
     for metric in ("test_acc", "worst_domain_acc", "val_acc"):
         assert (metric, "training_domain_val", "") in by
     assert ("oracle_test_acc", "oracle", "") in by
+    assert all((c, "training_domain_val", "") in by for c in ("ece", "nll", "brier"))
+    assert all((d, "last", "") in by for d in DIAGNOSTICS)
     assert {m.selection for m in record["metrics"] if m.metric == "test_acc"} == {"training_domain_val"}
     for name in tested:
         assert ("test_acc", "training_domain_val", name) in by and ("oracle_test_acc", "oracle", name) in by
@@ -155,9 +158,15 @@ def test_run_records_carry_both_rules_apart_and_per_domain_values():
 def test_selection_reads_validation_and_the_oracle_reads_the_test_domain():
     curves = {"train_loss": [1, 1, 1], "val_acc": [0.5, 0.9, 0.7], "test_acc": [0.2, 0.3, 0.8],
               "oracle_acc": [0.1, 0.2, 0.9]}
-    split = {"curves": curves, "selected_epoch": 1, "oracle_epoch": 2, "parameters": 1}
-    result = dg._result({"a": split, "b": {**split, "selected_epoch": 0}}, ["a", "b"])
+    calibration = [{"ece": e, "nll": 1.0, "brier": 0.5} for e in (0.4, 0.1, 0.3)]
+    split = {"curves": curves, "selected_epoch": 1, "oracle_epoch": 2, "parameters": 1, "calibration": calibration,
+             "diagnostics": {"hessian_top_eig": 2.0, "feature_effective_rank": 3.0, "spectral_norm_product": 4.0}}
+    b_split = {**split, "selected_epoch": 0, "diagnostics": {**split["diagnostics"], "hessian_top_eig": 6.0}}
+    result = dg._result({"a": split, "b": b_split}, ["a", "b"])
     by = {(m.metric, m.selection, m.domain): m.value for m in result.metrics}
+    assert by[("ece", "training_domain_val", "a")] == 0.1 and by[("ece", "training_domain_val", "b")] == 0.4
+    assert by[("ece", "training_domain_val", "")] == pytest.approx(0.25)
+    assert by[("hessian_top_eig", "last", "")] == 4.0 and by[("hessian_top_eig", "last", "b")] == 6.0
     assert by[("test_acc", "training_domain_val", "a")] == 0.3
     assert by[("test_acc", "training_domain_val", "b")] == 0.2
     assert by[("worst_domain_acc", "training_domain_val", "")] == 0.2

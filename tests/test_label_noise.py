@@ -1,8 +1,10 @@
-"""The noise generators produce the declared rate and kind."""
+"""The noise generators produce the declared rate and kind; a run records calibration and diagnostics."""
 
 import numpy as np
 import pytest
 
+from benchmark.metrics import DIAGNOSTICS
+from benchmark.runner import run_one
 from benchmark.shifts import label_noise
 
 Y = np.repeat(np.arange(10), 100)
@@ -48,3 +50,13 @@ def test_same_seed_same_noise():
     b = label_noise.symmetric(Y, 0.4, 10, np.random.default_rng(3))[0]
     c = label_noise.symmetric(Y, 0.4, 10, np.random.default_rng(4))[0]
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_a_run_records_calibration_at_the_selected_epoch_and_the_diagnostics():
+    record = run_one("erm", "noisy_digits_sym40", seed=0, profile="smoke")
+    assert record["status"] == "ok", record["error"]
+    by = {(m.metric, m.selection): m.value for m in record["metrics"]}
+    assert 0 <= by[("ece", "noisy_val")] <= 1 and by[("nll", "noisy_val")] > 0
+    assert 0 <= by[("brier", "noisy_val")] <= 2
+    assert all(np.isfinite(by[(d, "last")]) for d in DIAGNOSTICS)
+    assert by[("hessian_top_eig", "last")] > 0 and by[("feature_effective_rank", "last")] >= 1

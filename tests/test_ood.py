@@ -12,6 +12,7 @@ from benchmark.data import load
 from benchmark.errors import BenchmarkError
 from benchmark.families import ood
 from benchmark.method import Method, Output
+from benchmark.metrics import DIAGNOSTICS
 from benchmark.metrics import ood as m
 from benchmark.models import seed_everything
 from benchmark.registry import METHODS
@@ -200,7 +201,9 @@ def test_every_scorer_reports_every_metric_for_every_test_set_and_the_mean(erm_r
             mean = (got[(metric, scorer, "digits_6_9")] + got[(metric, scorer, "china")]) / 2
             assert got[(metric, scorer, "mean")] == pytest.approx(mean)
     assert got[("val_acc", "", "")] > 0.5 and got[("id_acc", "", "")] > 0.5
-    assert {r.selection for r in result.metrics} == {"id_val"}
+    assert {r.selection for r in result.metrics if r.metric not in DIAGNOSTICS} == {"id_val"}
+    assert 0 <= got[("ece", "", "")] <= 1 and got[("nll", "", "")] > 0 and 0 <= got[("brier", "", "")] <= 2
+    assert {r.metric for r in result.metrics if r.selection == "last"} == DIAGNOSTICS
     assert not any(r.metric == "shifted_acc" for r in result.metrics)
 
 
