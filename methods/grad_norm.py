@@ -3,8 +3,9 @@ Generalization in Deep Learning', ICML 2022).
 
 Flat minima have small loss gradients around them; the penalty asks for a small gradient at w:
   L(w) + lam * ||grad_w L(w)||_2
-computed exactly by double backpropagation (the paper approximates the penalty's gradient with a
-finite difference; the exact form is what the formula says). The norm is over all trainable parameters.
+This is the paper's objective, not its algorithm: the penalty's gradient is computed exactly by double
+backpropagation, where the paper approximates it by a finite difference of two gradients (that scheme,
+for the squared norm, is `fd_grad_reg`). The norm is over all trainable parameters.
 """
 
 import torch
@@ -17,7 +18,7 @@ from benchmark.registry import register_method
 
 @register_method("grad_norm")
 class GradNorm(Method):
-    paper = "Zhao et al., ICML 2022"
+    paper = "Zhao et al., ICML 2022 (objective; exact double backprop)"
     title = 'Penalizing Gradient Norm for Efficiently Improving Generalization in Deep Learning'
     authors = 'Yang Zhao, Hao Zhang, Xiuyuan Hu'
     venue = 'ICML'

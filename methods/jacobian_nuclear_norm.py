@@ -8,6 +8,7 @@ Frobenius norm is estimated without any Jacobian, by how much the map moves unde
 Here h = body (inputs -> features) and g = the linear head, whose Jacobian is its weight W everywhere, so
 its term is exact: ||J_g||_F^2 = ||W||_F^2.
   L = CE + lam / 2 * (mean_i ||h(x_i + sigma e_i) - h(x_i)||^2 / sigma^2 + ||W_head||_F^2)
+(Formerly `jacobian_penalty`, a name that reads as the Frobenius-norm Jacobian penalty of Hoffman et al.)
 """
 
 from benchmark.hparams import HParam, LogUniform
@@ -16,9 +17,14 @@ from benchmark.penalties import normal
 from benchmark.registry import register_method
 
 
-@register_method("jacobian_penalty")
-class JacobianPenalty(Method):
+@register_method("jacobian_nuclear_norm")
+class JacobianNuclearNorm(Method):
     paper = "Scarvelis & Solomon, NeurIPS 2024"
+    title = 'Nuclear Norm Regularization for Deep Learning'
+    authors = 'Christopher Scarvelis, Justin Solomon'
+    venue = 'NeurIPS'
+    year = 2024
+    url = 'https://arxiv.org/abs/2405.14544'
     hparams = {
         "lam": HParam(0.01, LogUniform(-4, -1), "weight of the nuclear-norm bound"),
         "sigma": HParam(0.05, LogUniform(-2.5, -0.5), "scale of the probing noise (input units)"),

@@ -9,8 +9,8 @@ initialization, so the network stays trainable as experiences change:
       + wasserstein * sum_p sum_i (sort(theta_p)_i - sort(theta_p^init)_i)^2
 The second term is the squared 2-Wasserstein distance between each parameter tensor's empirical
 distribution and its initial one (off by default): weights may move, their distribution may not.
-Unlike the general `spectral_norm_penalty` ((sigma - 1)^2, hidden layers only), this is the paper's
-continual-learning form: sigma^k, the bias column, and every layer including the head.
+Unlike `spectral_norm_reg` (Yoshida & Miyato: sigma^2 pushed toward 0, hidden layers only), this keeps
+sigma near 1, in the paper's form: sigma^k, the bias column, and every layer including the head.
 """
 
 import torch
