@@ -295,6 +295,52 @@ def test_fishr_penalty_is_zero_for_domains_with_the_same_gradient_spread_and_off
     assert warm.loss(batch, out).item() == pytest.approx(ce, abs=1e-7)
 
 
+def test_fishr_moving_average_is_zero_initialised_and_divided_by_one_minus_ema_by_hand():
+    fishr = module("fishr")
+    previous = torch.tensor([[0.2, 0.4]])
+    current = torch.tensor([[1.0, 0.0]], requires_grad=True)
+    stored, corrected = fishr.moving_average(previous, current, 0.9)
+    assert torch.allclose(stored, torch.tensor([[0.28, 0.36]])) and not stored.requires_grad
+    assert torch.allclose(corrected, torch.tensor([[2.8, 3.6]]))
+    corrected.sum().backward()
+    assert torch.allclose(current.grad, torch.ones(1, 2)), "gradient weight 1, whatever ema"
+    # the first step from zero: a = v itself; the penalty of a_0 = (1, 3), a_1 = (3, 1) about (2, 2) is 1
+    _, first = fishr.moving_average(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [3.0, 1.0]]), 0.95)
+    assert torch.allclose(first, torch.tensor([[1.0, 3.0], [3.0, 1.0]]))
+    assert fishr.variance_mismatch(first).item() == pytest.approx(1.0)
+
+
+class DomainBedMovingAverage:
+    """DomainBed's misc.MovingAverage(ema, oneminusema_correction=True), written out for one domain."""
+
+    def __init__(self, ema):
+        self.ema, self.data = ema, None
+
+    def update(self, value):
+        previous = torch.zeros_like(value) if self.data is None else self.data
+        average = self.ema * previous + (1 - self.ema) * value
+        self.data = average.clone().detach()
+        return average / (1 - self.ema)
+
+
+def test_fishr_penalty_and_its_gradient_match_domainbeds_at_equal_lambda():
+    fishr = make("fishr", {"lam": 10.0, "ema": 0.95, "anneal_steps": 0})
+    averages = [DomainBedMovingAverage(0.95) for _ in range(2)]
+    for seed in (1, 2, 3):
+        batch = toy_batch(shift=1.5, seed=seed)
+        out = fishr.forward(batch)
+        ours = fishr.loss(batch, out) - F.cross_entropy(out.logits, batch.y)
+        variances, _ = module("fishr").gradient_variances(out.logits, out.features, batch.y, batch.domain)
+        smoothed = [averages[d].update(variances[d]) for d in range(2)]
+        mean = torch.stack(smoothed).mean(0)
+        reference = 10.0 * sum((v - mean).pow(2).mean() for v in smoothed) / 2
+        assert ours.item() == pytest.approx(reference.item(), rel=1e-5)
+        g_ours = torch.autograd.grad(ours, out.logits, retain_graph=True)[0]
+        g_ref = torch.autograd.grad(reference, out.logits)[0]
+        assert torch.allclose(g_ours, g_ref, rtol=1e-4, atol=1e-9)
+    assert g_ref.abs().max() > 0
+
+
 # -- shared -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["irm", "vrex", "coral", "groupdro", "fish", "ridg", "intermixup", "fishr"])
 def test_dg_method_trains_deterministically_and_learns(name):
