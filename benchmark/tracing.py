@@ -1,9 +1,11 @@
 """Traced training runs: what `check` observes of a method without trusting it.
 
 `run_traced` trains a method once on CPU with a fixed seed and records every step loss, a digest of
-the trained state, the metrics, and every TensorSet the protocol builds. Held-out splits are found,
-not declared: a set whose rows the training batches never cover, and that the context does not hand
-to the method, is held out. `poison` replaces chosen sets by noise; `holds` finds references to them.
+the trained state, a digest of every output of `predict` and `score`, the metrics, and every TensorSet
+the protocol builds. Held-out splits are found, not declared: a set whose rows the training batches
+never cover, and that the context does not hand to the method, is held out. `poison` replaces chosen
+sets by noise; `holds` finds references to them; benchmark/leaks.py runs the method again in a world
+whose held-out labels are permuted.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,16 @@ class Trace:
     error: str | None = None
     sets: list = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    """(what the method was asked about, digest of its answer), one per predict or score call."""
+    read: list[str] = field(default_factory=list)
+    """In the permuted world: each permuted label channel the method's code touched, in words."""
     method: Any = None
     ctx: Any = None
+    names: dict[int, str] = field(default_factory=dict)
+    on_start: Any = None
+    """Called with the method object before its own __init__ runs (the permuted world arms there)."""
+    """The protocol's own names of its sets (test_t, val_t...), found in its frames."""
 
     def nonfinite(self) -> str | None:
         for i, loss in enumerate(self.losses):
@@ -73,7 +83,7 @@ class Trace:
         bad = [k for k, v in self.metrics.items() if not math.isfinite(v)]
         return f"metric {bad[0]} is {self.metrics[bad[0]]}" if bad else None
 
-    def difference(self, other: Trace, metrics: bool = True) -> str | None:
+    def difference(self, other: Trace, metrics: bool = True, outputs: bool = True) -> str | None:
         """None when both runs trained identically, else the first difference, in words."""
         for i, (a, b) in enumerate(zip(self.losses, other.losses, strict=False)):
             if a != b and not (math.isnan(a) and math.isnan(b)):
@@ -82,6 +92,11 @@ class Trace:
             return f"{len(self.losses)} vs {len(other.losses)} training steps"
         if self.state != other.state:
             return "same losses but different trained weights"
+        for i, (a, b) in enumerate(zip(self.outputs, other.outputs, strict=False) if outputs else ()):
+            if a[1] != b[1]:
+                return f"{b[0]} differ (evaluation call {i + 1})"
+        if outputs and len(self.outputs) != len(other.outputs):
+            return f"{len(self.outputs)} vs {len(other.outputs)} evaluation calls"
         if metrics:
             for k in self.metrics.keys() | other.metrics.keys():
                 a, b = self.metrics.get(k, math.nan), other.metrics.get(k, math.nan)
@@ -90,9 +105,44 @@ class Trace:
         return None
 
 
+def row_hashes(x) -> list[int]:
+    """A stable 64-bit hash of each row (the same in every process: the permuted world runs apart)."""
+    flat = x.detach().cpu().reshape(len(x), -1).numpy() if hasattr(x, "detach") else x.reshape(len(x), -1)
+    return [int.from_bytes(hashlib.blake2b(row.tobytes(), digest_size=8).digest(), "little") for row in flat]
+
+
 def _rows(x) -> set[int]:
-    flat = x.detach().cpu().reshape(len(x), -1).numpy()
-    return {hash(row.tobytes()) for row in flat}
+    return set(row_hashes(x))
+
+
+def _name_sets(trace: Trace, frame) -> None:
+    """Name each set as the protocol does (test_t, val_t...), from the locals of its frames."""
+    while frame is not None:
+        for name, value in frame.f_locals.items():
+            for k, s in enumerate(trace.sets):
+                if value is s:
+                    trace.names.setdefault(k, name)
+        frame = frame.f_back
+
+
+def _digest(*tensors) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is not None:
+            h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _asked(trace: Trace, x) -> str:
+    """Which set an evaluation input comes from: the protocol predicts on slices of its sets."""
+    try:
+        ptr = x.untyped_storage().data_ptr()
+    except (AttributeError, RuntimeError):
+        return "outputs"
+    for k, s in enumerate(trace.sets):
+        if s.x.untyped_storage().data_ptr() == ptr:
+            return f"outputs on {trace.names.get(k, f'set {k}')} ({len(s)} rows)"
+    return f"outputs on other inputs ({len(x)} rows)"
 
 
 def _instrument(method_cls: type, trace: Trace) -> type:
@@ -101,6 +151,9 @@ def _instrument(method_cls: type, trace: Trace) -> type:
     class Traced(method_cls):
         def __init__(self, ctx, hp):
             trace.method, trace.ctx = self, ctx
+            _name_sets(trace, sys._getframe(1))
+            if trace.on_start:
+                trace.on_start(self)
             super().__init__(ctx, hp)
 
         def step(self, batch):
@@ -108,6 +161,17 @@ def _instrument(method_cls: type, trace: Trace) -> type:
             out = super().step(batch)
             trace.losses.append(float(out["loss"]))
             return out
+
+        def predict(self, x):
+            out = super().predict(x)
+            trace.outputs.append((_asked(trace, x), _digest(out.logits, out.features)))
+            return out
+
+        def score(self, out):
+            scores = super().score(out)
+            if scores is not None:
+                trace.outputs.append(("own OOD scores", _digest(scores)))
+            return scores
 
     Traced.__name__ = Traced.__qualname__ = method_cls.__name__
     return Traced
@@ -178,19 +242,20 @@ def _where(exc: BaseException) -> str:
 
 
 def run_traced(method_cls: type, task: str, spec, hp: dict, limit: float = TIME_LIMIT,
-               poison: frozenset[int] = frozenset()) -> Trace:
-    """Train `method_cls` once on `spec`, on CPU, with the fixed check seed."""
+               poison: frozenset[int] = frozenset(), world=None) -> Trace:
+    """Train `method_cls` once on `spec`, on CPU, with the fixed check seed. `world(trace)`, if given,
+    is a context manager that changes what the run's data looks like (benchmark/leaks.py)."""
     import torch
 
     from benchmark.families import protocol
-    from benchmark.models import seed_everything
+    from benchmark.seeding import run_streams
 
     trace = Trace(task)
     traced = _instrument(method_cls, trace)
     start = time.perf_counter()
     try:
-        with _watch_sets(trace, poison), time_limit(limit):
-            generator = seed_everything(SEED * 1000)
+        with _watch_sets(trace, poison), world(trace) if world else nullcontext(), time_limit(limit):
+            generator = run_streams(SEED)
             result = protocol(spec.family).run(traced, hp, spec, SEED, torch.device("cpu"), generator)
         trace.metrics = {"/".join(filter(None, (m.metric, m.selection, m.scorer, m.domain))): float(m.value)
                          for m in result.metrics}

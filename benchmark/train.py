@@ -19,6 +19,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.method import Batch, Context, Method, Output
 from benchmark.metrics.calibration import calibration, probabilities
 from benchmark.models import build_model
+from benchmark.seeding import child_generator
 from benchmark.spec import TaskSpec
 
 
@@ -89,9 +90,10 @@ def make_context(spec: TaskSpec, family: str, num_classes: int, input_shape: tup
     ctx = Context(
         family=family, num_classes=num_classes, input_shape=tuple(input_shape), num_train=num_train,
         epochs=spec.train.epochs, steps_per_epoch=math.ceil(num_train / spec.train.batch_size),
-        # The method's own stream: its random draws never shift the data order, so every method sees the
-        # same batches as ERM for a given seed (paired comparisons stay paired).
-        generator=torch.Generator().manual_seed(generator.initial_seed() + 1_000_003),
+        # The method's own stream, hashed from the batch order's (benchmark/seeding.py): its draws never
+        # shift the data order, so every method sees ERM's batches for a seed (paired comparisons stay
+        # paired), and its seed reveals neither the order nor the split.
+        generator=child_generator(generator, "method"),
         device=device, build_model=make_model, make_optimizer=make_optimizer,
         **{k: v for k, v in extra.items() if k in known},
         extra={k: v for k, v in extra.items() if k not in known},

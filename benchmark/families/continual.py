@@ -53,6 +53,7 @@ from benchmark.method import Batch
 from benchmark.metrics import continual as cl_metrics
 from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.records import Metric, Result
+from benchmark.seeding import data_streams
 from benchmark.shifts import class_split, permutations
 from benchmark.spec import Strict, TaskSpec
 from benchmark.train import TensorSet, evaluate, fit_epoch, limit, make_context, predict, split_indices
@@ -126,12 +127,13 @@ class Stream:
 
 
 def build_stream(data: Arrays, scenario: ScenarioSpec, val: float, test: float, source: str,
-                 rng: np.random.Generator) -> Stream:
+                 rng: np.random.Generator, shift_rng: np.random.Generator | None = None) -> Stream:
     num_classes = int(data.y.max()) + 1
     splits = [data.take(i) for i in split_indices(data.y, val, test, rng)]
     parts: list[list[Arrays]] = [[], [], []]  # train, val, test pieces, experience by experience
     if scenario.kind == "domain_incremental":
-        orders = [permutations.permutation(data.x.shape[1:], rng) for _ in range(scenario.permutations)]
+        shift_rng = rng if shift_rng is None else shift_rng  # the permutations' own stream
+        orders = [permutations.permutation(data.x.shape[1:], shift_rng) for _ in range(scenario.permutations)]
         classes = [list(range(num_classes))] * len(orders)
         for order in orders:
             for piece, split in zip(parts, splits, strict=True):
@@ -200,10 +202,10 @@ def per_experience_accuracy(method, split: TensorSet, heads: Tensor | None,
 
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         generator: torch.Generator) -> Result:
-    rng = np.random.default_rng(seed)
+    rng, shift_rng = data_streams(seed)  # the split and the permutations: independent streams
     sc = spec.scenario
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
-    stream = build_stream(data, sc, spec.split.val, spec.split.test, spec.data.source, rng)
+    stream = build_stream(data, sc, spec.split.val, spec.split.test, spec.data.source, rng, shift_rng)
     T, K = sc.num_experiences, stream.num_classes
     train_t, val_t, test_t = (TensorSet.of(a, device, experience=e) for a, e in (
         (stream.train, stream.train_exp), (stream.val, stream.val_exp), (stream.test, stream.test_exp)))

@@ -41,6 +41,7 @@ from benchmark.method import Batch, Method
 from benchmark.metrics import DIAGNOSTICS
 from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.records import Metric, Result
+from benchmark.seeding import data_streams, split_streams
 from benchmark.shifts import domains as shifts
 from benchmark.spec import Strict, TaskSpec
 from benchmark.train import TensorSet, accuracy, evaluate, fit_epoch, make_context, split_off
@@ -125,8 +126,11 @@ class Domain:
     """Boolean: the held-out ("out") part -- validation when training, oracle selection when testing."""
 
 
-def build_domains(spec: Spec, rng: np.random.Generator) -> list[Domain]:
-    """Every domain's data, built once per run: disjoint source positions, then the domain's shifts."""
+def build_domains(spec: Spec, rng: np.random.Generator,
+                  shift_rng: np.random.Generator | None = None) -> list[Domain]:
+    """Every domain's data, built once per run: disjoint source positions (`rng`), then the domain's
+    shifts (`shift_rng`, its own stream; `rng` when not given)."""
+    shift_rng = rng if shift_rng is None else shift_rng
     loaded: dict[str, Arrays] = {}
     sources = []
     for d in spec.domains:
@@ -143,7 +147,7 @@ def build_domains(spec: Spec, rng: np.random.Generator) -> list[Domain]:
         share = share if per_domain is None else np.sort(rng.choice(share, min(per_domain, len(share)),
                                                                     replace=False))
         try:
-            x, y = _shift(source.x[share], source.y[share], d, spec.resize, rng)
+            x, y = _shift(source.x[share], source.y[share], d, spec.resize, shift_rng)
         except ValueError as exc:  # a shift that does not fit the source's data is a task mistake
             raise BenchmarkError(f"domain '{d.name}' of data source '{spec.data.source}': {exc}") from None
         out = np.zeros(len(y), dtype=bool)
@@ -285,7 +289,7 @@ class Annealed(Method):
 # -- the protocol ----------------------------------------------------------------------------------------
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         generator: torch.Generator) -> Result:
-    domains = build_domains(spec, np.random.default_rng(seed))
+    domains = build_domains(spec, *data_streams(seed))  # split and shift: independent streams
     names = [d.name for d in domains]
     num_classes = int(max(d.data.y.max() for d in domains)) + 1
     # One seed per held-out domain: a split's numbers do not depend on which other splits run.
@@ -300,8 +304,8 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
 
 
 def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, device, split_seed: int) -> dict:
-    torch.manual_seed(split_seed)
-    generator = torch.Generator().manual_seed(split_seed)
+    init_seed, generator = split_streams(split_seed)
+    torch.manual_seed(init_seed)
     k = len(split.training_domains)
     train = TensorSet.of(split.train, device, domain=split.train_domain)
     val, test, oracle = (TensorSet.of(s, device) for s in (split.val, split.test, split.oracle))

@@ -31,6 +31,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.metrics.classification import memorization
 from benchmark.records import Metric, Result
+from benchmark.seeding import data_streams
 from benchmark.shifts import label_noise
 from benchmark.spec import Strict, TaskSpec
 from benchmark.train import (
@@ -108,7 +109,7 @@ def human(data, spec: Spec, rng: np.random.Generator):
 
 
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, generator: torch.Generator) -> Result:
-    rng = np.random.default_rng(seed)
+    rng, noise_rng = data_streams(seed)  # the split and the noise: independent streams
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
     num_classes = int(data.y.max()) + 1
     if spec.noise.kind == "human":
@@ -117,7 +118,7 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, gener
         train_i, val_i, test_i = split_indices(data.y, spec.split.val, spec.split.test, rng)
         # One draw of noise over train + validation: the same noise process corrupts both.
         noisy, corrupted = corrupt(data.y[np.r_[train_i, val_i]], data.x[np.r_[train_i, val_i]],
-                                   spec.noise, num_classes, rng)
+                                   spec.noise, num_classes, noise_rng)
     train, val, test = data.take(train_i), data.take(val_i), data.take(test_i)
     train.y, val.y = noisy[:len(train_i)], noisy[len(train_i):]
     train_corrupted = corrupted[:len(train_i)]

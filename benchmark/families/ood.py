@@ -30,7 +30,6 @@ The model evaluated is the one after the last epoch; no test input chooses anyth
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,6 +43,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.metrics import ood as ood_metrics
 from benchmark.metrics.calibration import calibration, probabilities
 from benchmark.records import Metric, Result
+from benchmark.seeding import data_streams, named_rng
 from benchmark.scorers import SCORERS, Probe
 from benchmark.shifts import corruptions
 from benchmark.spec import Strict, TaskSpec
@@ -194,7 +194,7 @@ class SetData:
 
 def _set_rng(seed: int, name: str) -> np.random.Generator:
     """Each set's own stream: adding a set changes no other set's samples."""
-    return np.random.default_rng([seed, int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "little")])
+    return named_rng(seed, name)
 
 
 def _labelled(arrays: Arrays, keep: list[int] | None, remap: dict[int, int] | None) -> Arrays:
@@ -270,7 +270,7 @@ def own_scores(method, outs: dict, tune_keys: list[str]):
 
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         generator: torch.Generator) -> Result:
-    rng = np.random.default_rng(seed)
+    rng = data_streams(seed)[0]  # the split's stream (each OOD set draws from its own)
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
     present = sorted(int(c) for c in np.unique(data.y))
     id_classes = spec.ood.id_classes or present
