@@ -29,8 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # this checkout's package, whatever is installed
 
 
-def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    cmd = [*os.environ.get("DVC", "dvc").split(), *args]
+def dvc(*args: str, env: dict | None = None, check: bool = True, project: str = ".") -> subprocess.CompletedProcess:
+    """Run DVC inside `project`, a pipeline folder that is a DVC project of its own (full/)."""
+    cmd = [*os.environ.get("DVC", "dvc").split(), "--cd", project, *args]
     r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})})
     if check and r.returncode != 0:
         sys.exit(f"error: {' '.join(cmd[:3])} ... failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
@@ -39,20 +40,24 @@ def dvc(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 
 def stale(dvc_file: str) -> list[str]:
     """Train stages of `dvc_file` whose inputs changed since dvc.lock (or that are not in it)."""
-    status = json.loads(dvc("status", "--json", dvc_file).stdout or "{}")
+    project = str(Path(dvc_file).parent)
+    status = json.loads(dvc("status", "--json", Path(dvc_file).name, project=project).stdout or "{}")
     found = []
     for stage, changes in status.items():
-        if ":train@" not in stage:
+        if "train@" not in stage:
             continue
         if any(not (isinstance(c, dict) and set(c) == {"changed outs"}) for c in changes):
-            found.append(stage)
+            found.append(f"{dvc_file}:{stage.rpartition(':')[2]}")
     return sorted(found)
 
 
 def probe(targets: list[str]) -> None:
     """Restore what the run cache holds; a cell that would have to train fails fast and stays stale."""
     if targets:
-        dvc("repro", "--pull", "--keep-going", *targets, env={"BENCHMARK_NO_TRAINING": "1"}, check=False)
+        dvc_file = targets[0].rpartition(":")[0]
+        local = [f"{Path(dvc_file).name}:{t.rpartition(':')[2]}" for t in targets]
+        dvc("repro", "--pull", "--keep-going", *local, env={"BENCHMARK_NO_TRAINING": "1"}, check=False,
+            project=str(Path(dvc_file).parent))
 
 
 def cut(targets: list[str], shards: int | None, per_shard: int | None) -> list[list[str]]:

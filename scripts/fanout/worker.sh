@@ -6,7 +6,8 @@
 # 1. clones REPO (a URL or a local path) and checks out the pinned revision REV;
 # 2. pulls the data its cells read (the .dvc files under data/real/ that plan.py data names),
 #    unless BENCHMARK_DATA_DIR points at a pre-staged copy;
-# 3. dvc repro --pull --allow-missing --keep-going TARGET...: cells already in the run cache are
+# 3. dvc --cd PIPELINE repro --pull --allow-missing --keep-going TARGET... (PIPELINE: the folder of the
+#    targets' dvc.yaml, a DVC project of its own, e.g. full/): cells already in the run cache are
 #    restored, the others train; one failing cell does not stop the rest;
 # 4. always dvc push --run-cache TARGET..., failed or not, so every finished cell is kept.
 # Exit status: non-zero when a cell failed or the push failed. Never writes dvc.lock to git.
@@ -24,6 +25,10 @@ fi
 repo=$1 rev=$2
 shift 2
 if [ "${1:0:1}" = "@" ]; then mapfile -t targets < <(grep -v '^\s*$' "${1:1}"); else targets=("$@"); fi
+# Targets name their pipeline (full/dvc.yaml:train@...); DVC runs inside that pipeline's own project.
+pipeline=${targets[0]%%/dvc.yaml:*}
+[ "$pipeline" = "${targets[0]}" ] && pipeline=.
+local_targets=("${targets[@]/#$pipeline\//}")
 DVC=${DVC:-dvc}
 PYTHON=${PYTHON:-python}
 work=${BENCHMARK_WORKDIR:-$(mktemp -d "${TMPDIR:-/tmp}/benchmark-worker.XXXXXX")}
@@ -36,7 +41,9 @@ git clone --quiet --no-checkout "$repo" "$work" && git -C "$work" checkout --qui
   log "error: cannot check out $rev of $repo"; exit 1; }
 cd "$work" || exit 1
 if [ -n "${BENCHMARK_DVC_REMOTE:-}" ]; then
-  $DVC remote add --local --force --default fanout "$BENCHMARK_DVC_REMOTE" >/dev/null || exit 1
+  for project in . "$pipeline"; do
+    $DVC --cd "$project" remote add --local --force --default fanout "$BENCHMARK_DVC_REMOTE" >/dev/null || exit 1
+  done
 fi
 t1=$(now)
 
@@ -54,18 +61,18 @@ log "reproduce ${#targets[@]} cell(s)"
 # A job being stopped (SLURM time limit, cancelled workflow) still pushes what it finished.
 interrupted=0
 trap 'interrupted=1' TERM INT
-$DVC repro --pull --allow-missing --keep-going "${targets[@]}" 2>&1 | tee repro.log
+$DVC --cd "$pipeline" repro --pull --allow-missing --keep-going "${local_targets[@]}" 2>&1 | tee repro.log
 repro_rc=${PIPESTATUS[0]}
 [ "$interrupted" = 1 ] && repro_rc=143
 t3=$(now)
 
 # Always: finished cells (trained here or restored) go to the remote with their run-cache entries.
 log "push the run cache"
-$DVC push --run-cache "${targets[@]}"
+$DVC --cd "$pipeline" push --run-cache "${local_targets[@]}"
 push_rc=$?
 t4=$(now)
 
-trained=$(grep -c "^Running stage '.*:train@" repro.log)
+trained=$(grep -c "^Running stage '.*train@" repro.log)
 restored=$(grep -c "is cached - skipping run" repro.log)
 failed=$(grep -c "^ERROR: failed to reproduce" repro.log)
 dt() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }

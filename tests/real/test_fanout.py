@@ -59,7 +59,8 @@ def make_origin(tmp: Path) -> tuple[Path, str]:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in ("benchmark", "methods", "scripts"):
         shutil.copytree(ROOT / name, origin / name, ignore=ignore)
-    for name in ("pyproject.toml", ".gitignore", "full/dvc.yaml", "full/checksums/README.md"):
+    for name in ("pyproject.toml", ".gitignore", ".dvcignore", "full/dvc.yaml", "full/checksums/README.md",
+                 "full/.dvcignore", "full/.dvc/config", "full/.dvc/.gitignore"):
         (origin / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, origin / name)
     (origin / "methods" / "wobbly.py").write_text(WOBBLY)
@@ -75,7 +76,8 @@ def make_origin(tmp: Path) -> tuple[Path, str]:
     sh("git", "config", "user.email", "fanout@test", cwd=origin)
     sh("git", "config", "user.name", "fanout test", cwd=origin)
     sh(*DVC, "init", "-q", cwd=origin)
-    sh(*DVC, "remote", "add", "-d", "shared", tmp / "remote", cwd=origin)
+    for project in (origin, origin / "full"):  # full/ is a DVC project of its own
+        sh(*DVC, "remote", "add", "-d", "shared", tmp / "remote", cwd=project)
     sh("git", "add", "-A", cwd=origin)
     sh("git", "commit", "-qm", "grid", cwd=origin)
     return origin, sh("git", "rev-parse", "HEAD", cwd=origin).stdout.strip()
@@ -105,7 +107,7 @@ def finish(proc, timings) -> tuple[int, dict, str]:
 
 
 def records(clone: Path) -> dict[str, bytes]:
-    folder = clone / "results" / "full" / "records" / TASK
+    folder = clone / "full" / "results" / "records" / TASK
     return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.json"))}
 
 
@@ -152,7 +154,7 @@ def test_two_workers_aggregate_without_training_and_retrain_only_the_failed_cell
     assert set(final) == {"erm", "gce", "wobbly"} and {k: final[k] for k in trained} == trained
     lock = (tmp_path / "agg2" / "full" / "dvc.lock").read_text()
     assert lock.count("train@") == 3 and "aggregate:" in lock
-    assert (tmp_path / "agg2" / "results" / "full" / "leaderboard.parquet").exists()
+    assert (tmp_path / "agg2" / "full" / "results" / "leaderboard.parquet").exists()
 
     # Once the aggregate's lock is committed, only cells whose inputs change are stale again.
     shutil.copy2(tmp_path / "agg2" / "full" / "dvc.lock", origin / "full" / "dvc.lock")
