@@ -147,9 +147,12 @@ def predict(method: Method, x: Tensor, batch_size: int = 1024, logit_mask: Tenso
     with autocast(x.device):
         outs = [method.predict(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
     logits = torch.cat([o.logits for o in outs]).float()
+    features = torch.cat([o.features for o in outs]).float()
+    if not (torch.isfinite(logits).all() and torch.isfinite(features).all()):  # never score a broken model
+        raise TrainingFailed("non-finite logits or features at evaluation: the trained model outputs NaN or inf")
     if logit_mask is not None:
         logits = logits.masked_fill(~logit_mask, float("-inf"))
-    return Output(logits=logits, features=torch.cat([o.features for o in outs]).float())
+    return Output(logits=logits, features=features)
 
 
 def accuracy(method: Method, data: TensorSet) -> float:
