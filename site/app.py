@@ -4,7 +4,7 @@ import streamlit as st
 
 import ui
 
-st.set_page_config(page_title="Robustness benchmark", page_icon=":material/shield:", layout="wide")
+st.set_page_config(page_title="Robustness benchmark", page_icon="🛡️", layout="wide")
 
 PAGES = {
     "": [st.Page("views/overview.py", title="Overview", icon=":material/home:", default=True)],

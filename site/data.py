@@ -171,7 +171,10 @@ def _load(path: str, stamps: tuple) -> ResultSet:
 
 def _metadata(file: Path) -> dict:
     meta = pq.read_schema(file).metadata or {}
-    return {k: v.decode(errors="replace") for k, v in meta.items() if k.startswith(b"benchmark") or k in WRITTEN_KEYS}
+    wanted = {*WRITTEN_KEYS, *REVISION_KEYS}
+    return {
+        k.decode(): v.decode(errors="replace") for k, v in meta.items() if k.startswith(b"benchmark") or k in wanted
+    }
 
 
 def written(rs: ResultSet) -> tuple[datetime | None, str]:

@@ -119,8 +119,8 @@ def with_stats(board: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Data
     if "hparams" not in b:
         b["hparams"] = ""
     b["headline"] = b["headline"].fillna(False).astype(bool) if "headline" in b else False
-    for column in ("gain_ci_low", "gain_ci_high", "wall_seconds"):
-        b[column] = pd.to_numeric(b[column], errors="coerce")
+    for column in ("gain_ci_low", "gain_ci_high", "wall_seconds", "gain_vs_erm", "n"):
+        b[column] = pd.to_numeric(b[column], errors="coerce") if column in b else np.nan
     return verdicts.add(b, t95, runs)
 
 
@@ -230,18 +230,18 @@ def display(rows: pd.DataFrame) -> pd.DataFrame:
             "method": rows["method"].to_numpy(),
             "mean ± std": [pm(m, s) for m, s in zip(rows["mean"], rows["std"], strict=True)],
             "95% CI": [ci(lo, hi) for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)],
-            "gain vs ERM": rows["gain_vs_erm"].where(rows["method"] != BASELINE).to_numpy(),
+            "gain vs ERM": rows["gain_vs_erm"].to_numpy(),
             "gain 95% CI": [
                 ci(lo, hi, sign="+") for lo, hi in zip(rows["gain_ci_low"], rows["gain_ci_high"], strict=True)
             ],
-            "p (Holm)": rows["p_holm"].to_numpy(),
+            "p (Holm)": ["—" if pd.isna(p) else f"{p:.3g}" for p in rows["p_holm"]],
             "near best": ["✓" if v is True else "" for v in near.fillna(False).to_list()],
             "cost ×ERM": rows["cost_x_erm"].to_numpy(),
             "rank": rows["rank"].to_numpy(),
             "seeds": [seeds(n, f) for n, f in zip(rows["n"], rows["n_failed"], strict=True)],
         }
     )
-    if out["p (Holm)"].isna().all():
+    if rows["p_holm"].isna().all():
         out = out.drop(columns="p (Holm)")
     errors = rows["error"].to_numpy()
     if any(errors):
@@ -250,7 +250,7 @@ def display(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 ERM_STYLE = "background-color: #dbe4f7; font-weight: bold"
-FORMATS = {"gain vs ERM": "{:+.4f}", "p (Holm)": "{:.3g}", "cost ×ERM": "{:.2f}×", "rank": "{:.0f}"}
+FORMATS = {"gain vs ERM": "{:+.4f}", "cost ×ERM": "{:.2f}×", "rank": "{:.0f}"}
 
 
 def highlight_erm(table: pd.DataFrame, column: str = "method"):

@@ -149,5 +149,5 @@ def fmt_columns() -> dict:
         ),
         "near best": st.column_config.TextColumn(help="not separable from the task's best method"),
         "cost ×ERM": st.column_config.NumberColumn(help="wall time per run / ERM's on the same task"),
-        "p (Holm)": st.column_config.NumberColumn(help="paired test against ERM, Holm-adjusted"),
+        "p (Holm)": st.column_config.TextColumn(help="paired test against ERM, Holm-adjusted"),
     }

@@ -50,7 +50,10 @@ if profile.empty:
 families = [f for f in tables.FAMILIES if f in set(profile["family"])]
 families += sorted(set(profile["family"]) - set(families))
 labels = {f: tables.label(f) for f in families}
-shown = profile.assign(family=profile["family"].map(labels))
+shown = profile.assign(
+    family=profile["family"].map(labels),
+    method=profile["method"].replace({verdicts.BASELINE: effect_charts.ERM_LABEL}),
+)
 bound = effect_charts.robust_bound(profile["effect"])
 adjusted = bool(profile["adjusted"].any())
 
@@ -68,6 +71,7 @@ def ranking(part: pd.DataFrame) -> list[str]:
 st.header("Pooled effect against ERM, per family")
 general = shown[~shown["family_only"]]
 methods = ranking(general)
+methods = [effect_charts.ERM_LABEL] + [m for m in methods if m != effect_charts.ERM_LABEL]
 if len(methods) > 30 and not st.toggle(f"Show all {len(methods)} methods", key="overview_all", bind="query-params"):
     methods = tables.shortlist(methods)
 ui.chart(effect_charts.effect_matrix(general[general["method"].isin(methods)], methods, list(labels.values()), bound))

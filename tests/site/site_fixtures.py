@@ -327,7 +327,7 @@ def catalog(methods: list[str]) -> pd.DataFrame:
         [
             {
                 "method": m,
-                "families": "noisy_labels" if m == "elr" else ",".join(FAMILIES),
+                "families": ",".join(f for f, spec in FAMILIES.items() if m in spec[1] or m.startswith("extra")),
                 "paper": PAPERS.get(m, ""),
                 "doc": doc if m == "elr" else f"{m}: a synthetic test method.",
                 "hparams": json.dumps(hp if m == "elr" else {}),

@@ -1,17 +1,23 @@
 """The real site in a real browser: `streamlit run site/app.py` on localhost, headless Debian Chromium.
 
-Each page is opened by its URL and the test waits (never a fixed sleep) until its main elements are drawn:
-the title, its Altair charts (canvas), its tables (data grid canvas). Screenshots go to the test's tmp dir.
+Each page is opened by its URL at a desktop (1500 px) and a phone (420 px) width, and the test waits (never
+a fixed sleep) until the page is drawn: its title, its Altair charts (vega-embed), its tables (data grid),
+the script finished. It checks that no page shows an exception, that the leaderboards lead with the
+verdict column and name ERM as the reference in table and chart, that the Deploy button is gone, that the
+URL carries the view, and that no request leaves localhost. Screenshots and warm load times go to
+$SITE_SCREENS (default: the test's tmp dir).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -20,33 +26,44 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_FLAGS = "--server.headless true --browser.gatherUsageStats false".split()
-STREAMLIT = [sys.executable, "-m", "streamlit", "run", str(ROOT / "site" / "app.py"), *SERVER_FLAGS]
+STREAMLIT = [sys.executable, "-m", "streamlit", "run", str(ROOT / "site" / "app.py")]  # .streamlit/config.toml
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
     "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-sync",
+    "--metrics-recording-only",
     "--no-first-run",
 ]
-# url path -> (title, charts at least, tables at least, another selector that must appear)
+FAMILY_PAGES = {"noisy_labels", "domain_generalization", "continual", "ood"}
+# url path -> (title, charts at least, tables at least)
 PAGES = {
-    "": ("Does it make the network more robust?", 1, 4, '[data-testid="stMetric"]'),
-    "noisy_labels": ("Noisy labels", 4, 4, '[data-testid="stMultiSelect"]'),
-    "domain_generalization": ("Domain generalization", 3, 2, '[data-testid="stRadio"]'),
-    "continual": ("Continual learning", 4, 3, '[data-testid="stSelectbox"]'),
-    "ood": ("OOD detection", 4, 2, '[data-testid="stSelectbox"]'),
-    "method": ("erm", 1, 1, '[data-testid="stMetric"]'),
-    "compare": ("Compare methods", 1, 2, '[data-testid="stMultiSelect"]'),
-    "runs": ("Runs explorer", 0, 1, '[data-testid="stDownloadButton"]'),
-    "about": ("About this benchmark", 0, 1, '[data-testid="stCode"]'),
+    "": ("Does it make the network more robust?", 2, 4),
+    "noisy_labels": ("Noisy labels", 5, 4),
+    "domain_generalization": ("Domain generalization", 4, 2),
+    "continual": ("Continual learning", 5, 3),
+    "ood": ("OOD detection", 5, 2),
+    "method": ("erm", 1, 2),
+    "compare": ("Compare methods", 1, 2),
+    "runs": ("Runs explorer", 0, 1),
+    "about": ("About this benchmark", 0, 1),
 }
-CHARTS = '[data-testid="stVegaLiteChart"] .marks'  # vega draws a canvas or an svg of class marks
-TABLES = '[data-testid="stDataFrame"] [data-testid="data-grid-canvas"]'
+WIDTHS = {"desktop": 1500, "phone": 420}
+LOCAL = {"127.0.0.1", "localhost"}
+# drawn: the title is there, nothing stale or running or loading, and the page's charts and tables are drawn
+DRAWN = """([title, charts, tables]) => {
+  const h = document.querySelector('h1'), n = s => document.querySelectorAll(s).length;
+  return h && h.innerText.trim() === title && !n('[data-stale=true]') && !n('[data-testid=stStatusWidget]')
+    && !n('[data-testid=stSkeleton]') && n('.vega-embed svg') >= charts
+    && n('[data-testid=stDataFrame] [data-testid=data-grid-canvas]') >= tables;
+}"""
 
 if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (expected /usr/bin/chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
 
 
 def _free_port() -> int:
@@ -59,14 +76,11 @@ def _free_port() -> int:
 def server(results_root, tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("server") / "streamlit.log"
-    env = {**os.environ, "BENCHMARK_RESULTS": str(results_root / "results")}
+    results = os.environ.get("SITE_BROWSER_RESULTS") or str(results_root / "results")
+    env = {**os.environ, "BENCHMARK_RESULTS": results}
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            STREAMLIT + ["--server.port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
+            [*STREAMLIT, "--server.port", str(port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -87,60 +101,78 @@ def server(results_root, tmp_path_factory):
         proc.kill()
 
 
-def _playwright():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        return None
-    return sync_playwright
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield chromium
+        chromium.close()
 
 
-def test_every_page_in_chromium(server, tmp_path):
-    sync_playwright = _playwright()
-    if sync_playwright is None:
-        return _dump_dom_check(server, tmp_path)
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        try:
-            for path, (title, n_charts, n_tables, other) in PAGES.items():
-                page.goto(f"{server}/{path}")
-                shot = tmp_path / f"{path or 'overview'}.png"
-                page.get_by_role("heading", level=1, name=title, exact=True).wait_for(timeout=45_000)
-                for selector, n in ((CHARTS, n_charts), (TABLES, n_tables), (other, 1)):
-                    try:
-                        page.wait_for_function(
-                            "([s, n]) => document.querySelectorAll(s).length >= n",
-                            arg=[selector, n],
-                            timeout=30_000,
-                        )
-                    except PlaywrightTimeout:
-                        page.screenshot(path=str(shot))
-                        pytest.fail(
-                            f"/{path}: {page.locator(selector).count()} of {n} '{selector}' after 30 s; "
-                            f"see {shot}"
-                        )
-                page.screenshot(path=str(shot))
-                assert page.locator('[data-testid="stException"]').count() == 0, path
-                assert "could not be drawn" not in page.inner_text("body"), path
-            # client-side navigation from the sidebar
-            page.get_by_test_id("stSidebarNav").get_by_text("Compare", exact=True).click()
-            page.get_by_role("heading", level=1, name="Compare methods").wait_for(timeout=30_000)
-        finally:
-            browser.close()
-    shots = sorted(tmp_path.glob("*.png"))
-    assert len(shots) == len(PAGES) and all(s.stat().st_size > 10_000 for s in shots)
+def _open(page, url: str, title: str, charts: int, tables: int) -> float:
+    """Seconds from navigation until the page is drawn."""
+    start = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(DRAWN, arg=[title, charts, tables], timeout=60_000)
+    return time.perf_counter() - start
 
 
-def _dump_dom_check(server: str, tmp_path: Path) -> None:
-    """Without Playwright: Chromium's own --dump-dom / --screenshot, given virtual time to render."""
-    for path, (title, *_rest) in PAGES.items():
-        url = f"{server}/{path}"
-        cmd = [CHROMIUM, "--headless", *FLAGS, "--virtual-time-budget=20000", "--window-size=1400,1100"]
-        dom = subprocess.run([*cmd, "--dump-dom", url], capture_output=True, text=True, timeout=90).stdout
-        assert title in dom and "stException" not in dom, path
-        shot = tmp_path / f"{path or 'overview'}.png"
-        subprocess.run([*cmd, f"--screenshot={shot}", url], capture_output=True, timeout=90)
-        assert shot.exists(), path
+def _screenshot(page, path: Path, width: int) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so the viewport grows to hold it."""
+    tall = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(max(tall, 1000), 7000)})
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": 1000})
+
+
+def _texts(page, selector: str) -> list[str]:
+    return page.eval_on_selector_all(selector, "els => els.map(e => e.textContent.trim())")
+
+
+def test_every_page_in_chromium(server, browser, tmp_path):
+    screens = Path(os.environ.get("SITE_SCREENS") or tmp_path)
+    screens.mkdir(parents=True, exist_ok=True)
+    outside, times = [], {}
+    for width in WIDTHS.values():
+        context = browser.new_context(viewport={"width": width, "height": 1000})
+        page = context.new_page()
+        page.on(
+            "request",
+            lambda r: (
+                outside.append(r.url)
+                if urllib.parse.urlsplit(r.url).hostname not in LOCAL and not r.url.startswith(("data:", "blob:"))
+                else None
+            ),
+        )
+        for path, (title, charts, tables) in PAGES.items():
+            name = path or "overview"
+            url = f"{server}/{path}"
+            _open(page, url, title, charts, tables)  # first load: the server reads and derives
+            times[f"{name}@{width}"] = round(_open(page, url, title, charts, tables), 2)  # warm
+            _screenshot(page, screens / f"{name}_{width}.png", width)
+            assert page.locator('[data-testid="stException"]').count() == 0, name
+            body = page.inner_text("body")
+            assert "could not be drawn" not in body and "Deploy" not in body, name
+            if path in FAMILY_PAGES:
+                headers = _texts(page, '[data-testid="stDataFrame"] [role="columnheader"]')
+                cells = _texts(page, '[data-testid="stDataFrame"] [role="gridcell"]')
+                assert "vs ERM" in headers and headers.index("vs ERM") < headers.index("method"), name
+                assert "ERM (reference)" in cells, name  # ERM's row, named and highlighted
+                assert "erm (reference)" in _texts(page, ".vega-embed svg text"), name  # and in the charts
+        context.close()
+    (screens / "load_times.json").write_text(json.dumps(times, indent=1))
+    assert not outside, f"requests left localhost: {sorted(set(outside))[:5]}"
+    slow = {k: v for k, v in times.items() if v > 8}  # loose on a shared test machine; the goal is 2 s
+    assert not slow, slow
+
+
+def test_view_lives_in_the_url(server, browser):
+    context = browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = context.new_page()
+    _open(page, f"{server}/method?method=elr", "elr", 1, 2)
+    page.get_by_test_id("stSidebarNav").get_by_text("Noisy labels", exact=True).click()
+    page.wait_for_function(DRAWN, arg=["Noisy labels", 5, 4], timeout=60_000)
+    _open(page, f"{server}/noisy_labels?noisy_labels_metric=memorization", "Noisy labels", 5, 4)
+    assert "memorization" in page.locator("[data-testid=stMain] [data-testid=stSelectbox]").first.inner_text()
+    assert "lower is better" in " ".join(_texts(page, ".vega-embed svg text"))
+    context.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
 
 import altair as alt
 import numpy as np
@@ -14,13 +16,22 @@ import catalog
 import charts
 import data
 import details
+import effect_charts
+import profiles
 import site_fixtures
 import tables
+import verdicts
 
 
 @pytest.fixture(scope="module")
 def frames():
     return site_fixtures.make_results(seeds=3)
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    """An aggregation before the adjusted verdicts, with two hyperparameter draws per cell."""
+    return site_fixtures.make_results(seeds=3, legacy=True, draws=2)
 
 
 def test_reads_a_good_file(tmp_path, frames):
@@ -185,15 +196,85 @@ def test_old_style_failure_rows_are_counted():
     assert set(rows["selection"]) == {"noisy_val"}
 
 
-def test_profile_from_file_and_fallback(frames):
+def _profile(frames, board):
+    return profiles.view(frames, board, lambda f: tables.headline(board, f))
+
+
+def test_profile_from_file_and_fallbacks(frames, legacy):
     board = tables.with_stats(frames["leaderboard"])
-    given = tables.profile(frames, board)
-    assert {"overall", "noisy_labels"} <= set(given["family"])
-    assert given.set_index(["method", "family"]).loc[("elr", "noisy_labels"), "significant"] == "better"
-    fallback = tables.profile({}, board)
-    assert (fallback["significant"] == "unknown").all()
+    given = _profile(frames, board).set_index(["method", "family"])
+    assert "overall" not in set(given.index.get_level_values("family"))  # never mixed
+    assert given.loc[("elr", "noisy_labels"), "verdict"] == "better" and given["adjusted"].all()
+    assert given.loc[("erm", "ood"), "verdict"] == "reference"
+    assert given.loc[("replay", "continual"), "family_only"] and not given.loc[("sam", "ood"), "family_only"]
+    old = _profile(legacy, tables.with_stats(legacy["leaderboard"])).set_index(["method", "family"])
+    assert not old["adjusted"].any() and old.loc[("elr", "noisy_labels"), "verdict"] == "better"
+    assert old.loc[("replay", "continual"), "family_only"]  # from the catalogue's families
+    fallback = _profile({}, board).set_index(["method", "family"])
+    assert (fallback["verdict"].drop(index="erm", level="method") == "").all()
     # lower-is-better primaries would be sign-flipped; accuracy gains keep their sign
-    assert fallback.set_index(["method", "family"]).loc[("elr", "noisy_labels"), "gain"] > 0
+    assert fallback.loc[("elr", "noisy_labels"), "effect"] > 0
+
+
+def test_family_summary_lines(frames):
+    board = tables.with_stats(frames["leaderboard"])
+    pooled = _profile(frames, board)
+    first, second = profiles.summary(pooled[pooled["family"] == "noisy_labels"], erm_tuned=True)
+    assert first.startswith("**elr** beats tuned ERM") and "[+" in first and "Holm-adjusted" in second
+    losers = pooled.assign(verdict=pooled["verdict"].replace({"better": "not separable"}))
+    first, _ = profiles.summary(losers[losers["family"] == "ood"], erm_tuned=False)
+    assert first.startswith("**No method beats ERM (defaults") and "oe" in first
+
+
+def test_verdicts_read_or_derived(frames, legacy):
+    new = tables.with_stats(frames["leaderboard"])
+    assert new["adjusted"].all() and set(new["verdict"]) <= set(verdicts.ORDER)
+    assert (new.loc[new["method"] == "erm", "verdict"].isin(["reference", ""])).all()
+    assert not new.loc[new["verdict"] == "worse", "near_best"].fillna(False).any()
+    old = tables.with_stats(legacy["leaderboard"])
+    assert not old["adjusted"].any()
+    hib = old["higher_is_better"]
+    better = old["verdict"] == "better"
+    assert (np.where(hib, old["gain_ci_low"], -old["gain_ci_high"])[better] > 0).all()
+    sym = old[(old["task"] == "noisy_digits_sym40") & old["headline"]].set_index("method")
+    assert sym.loc["erm", "cost_x_erm"] == pytest.approx(1.0)
+    assert sym.loc["coteaching", "cost_x_erm"] > 1.5  # coteaching trains two networks: twice the wall time
+    assert sym["mde"].nunique() == 1 and sym["mde"].iloc[0] > 0
+    assert set(sym["selection_rule"]) == {""}  # no runs given: nothing to say
+    with_runs = tables.with_stats(legacy["leaderboard"], legacy["runs"])
+    assert with_runs.loc[with_runs["method"] == "elr", "selection_rule"].str.contains("over 2 draws").all()
+    lower = pd.DataFrame({"lo": [-0.3, 0.1, -0.1], "hi": [-0.1, 0.3, 0.1]})
+    got = verdicts.derived_verdict(lower["lo"], lower["hi"], pd.Series([False, False, False]))
+    assert list(got) == ["better", "worse", "not separable"]  # lower is better: a negative gain wins
+
+
+def test_erm_row_is_highlighted(frames):
+    rows = tables.headline(tables.with_stats(frames["leaderboard"]), "noisy_labels")
+    table = tables.display(rows[rows["task"] == "noisy_digits_sym40"])
+    assert list(table.columns[:2]) == ["vs ERM", "method"] and "tie group" not in table
+    styled = tables.highlight_erm(table)
+    styled._compute()
+    erm = int(np.flatnonzero(table["method"] == "erm")[0])
+    marked = {r for (r, _), style in styled.ctx.items() if style}
+    assert marked == {erm} and table.loc[erm, "vs ERM"] == "ERM (reference)"
+
+
+def test_written_from_metadata_or_git(tmp_path, frames):
+    site_fixtures.write(
+        frames["runs"].head(5), tmp_path / "a" / "runs.parquet", meta={"benchmark_written": "2026-01-02T03:04:00"}
+    )
+    rs = data._load(str(tmp_path / "a"), (("runs", data._stamp(tmp_path / "a" / "runs.parquet")),))
+    assert rs.written.isoformat().startswith("2026-01-02T03:04") and "metadata" in rs.written_from
+    repo = tmp_path / "b"
+    site_fixtures.write(frames["runs"].head(5), repo / "runs.parquet")
+    env = {"GIT_AUTHOR_DATE": "2025-05-06T07:08:09+00:00", "GIT_COMMITTER_DATE": "2025-05-06T07:08:09+00:00"}
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(repo)]
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run([*git, "add", "runs.parquet"], check=True)
+    subprocess.run([*git, "commit", "-qm", "r"], check=True, env={**os.environ, **env})
+    rs = data._load(str(repo), (("runs", data._stamp(repo / "runs.parquet")),))
+    assert rs.written.isoformat() == "2025-05-06T07:08:09+00:00" and rs.written_from == "git commit of runs.parquet"
+    assert data.revision(rs) == ["3f2a9c1d4e5b"]  # from the runs' provenance
 
 
 def test_paired_differences():
@@ -261,16 +342,28 @@ def test_doc_blocks_and_hparams():
         ("formula", "L = CE + lam * R\nR = x"),
         ("text", "After."),
     ]
-    table = catalog.hparam_table(
-        {"lam": {"default": 3.0, "space": "10^U(-1, 1)", "doc": "weight"}}, {"task_a": {"lam": 1.23456}}
-    )
-    assert table.iloc[0].to_dict() == {
+    spec = catalog.hparam_spec({"lam": {"default": 3.0, "space": "10^U(-1, 1)", "doc": "weight"}, "k": 5})
+    assert spec.iloc[0].to_dict() == {
         "hyperparameter": "lam",
         "default": "3",
         "search space": "10^U(-1, 1)",
         "meaning": "weight",
-        "selected on task_a": "1.235",
     }
+    assert spec.iloc[1]["default"] == "5"
+    chosen = catalog.chosen_table({"task_a": {"lam": 1.23456}, "task_b": {}}, {"task_a": "defaults"}, {"task_a": 0})
+    assert list(chosen.columns) == ["task", "draw", "selection rule", "lam"]  # transposed: a row per task
+    assert chosen.iloc[0].to_dict() == {"task": "task_a", "draw": "0", "selection rule": "defaults", "lam": "1.235"}
+    assert chosen.iloc[1]["lam"] == "—"
+
+
+def test_citation_and_uses(frames, legacy):
+    cat = frames["methods"].set_index("method", drop=False)
+    cite = catalog.citation(cat.loc["elr"])
+    assert cite["venue"] == "NeurIPS" and cite["year"] == "2020" and cite["url"].startswith("https://")
+    assert catalog.uses(cat.loc["oe"]) == (["extra_data"], True)
+    old = legacy["methods"].set_index("method", drop=False)
+    assert catalog.citation(old.loc["elr"])["paper"] == "Liu et al., NeurIPS 2020"
+    assert catalog.uses(old.loc["elr"]) == ([], False)  # a target buffer is no memory of past samples
 
 
 def test_downloads_round_trip(frames):
@@ -285,9 +378,21 @@ def test_charts_are_valid_vega_lite(frames):
     rows = tables.headline(board, "noisy_labels")
     rows = rows[rows["task"] == "noisy_digits_sym40"]
     built = [
-        charts.ci_dots(rows, "test_acc", True, 0.8),
-        charts.profile_heatmap(tables.profile(frames, board), ["elr"], ["noisy_labels"]),
-        charts.roc(pd.DataFrame({"curve": "a", "fpr": [0, 1], "tpr": [0, 1]})),
+        effect_charts.ci_dots(rows, "test_acc", True, 0.8),
+        effect_charts.effect_matrix(_profile(frames, board).head(8), ["elr", "erm"], ["noisy_labels", "ood"], 0.1),
+        effect_charts.cost_scatter(
+            pd.DataFrame(
+                {
+                    "method": ["erm", "a"],
+                    "effect": [0, 0.1],
+                    "lo": [0, 0.05],
+                    "hi": [0, 0.15],
+                    "cost": [1.0, 2.0],
+                    "verdict": ["reference", "better"],
+                }
+            )
+        ),
+        charts.roc(pd.DataFrame({"method": ["a", "a", "erm", "erm"], "fpr": [0, 1, 0, 1], "tpr": [0, 1, 0, 1]})),
         charts.differences(
             pd.DataFrame(
                 {
@@ -308,5 +413,13 @@ def test_charts_are_valid_vega_lite(frames):
         spec = chart.to_dict()  # validates against the Vega-Lite schema
         assert json.dumps(spec)
     assert isinstance(built[0], alt.LayerChart)
-    ties = {r["tie"] for rows in built[0].to_dict()["datasets"].values() for r in rows if "tie" in r}
-    assert "tied with the best" in ties
+    shown = {r["shown"] for rows in built[0].to_dict()["datasets"].values() for r in rows if "shown" in r}
+    assert effect_charts.ERM_LABEL in shown
+    matrix = built[1].to_dict()
+    scale = next(lay["encoding"]["color"]["scale"] for lay in matrix["layer"] if "scale" in lay["encoding"]["color"])
+    assert scale["domain"] == [-0.1, 0.1] and scale["clamp"]  # one outlier cannot saturate the scale
+
+
+def test_robust_bound_ignores_one_outlier():
+    values = pd.Series([0.01, -0.02, 0.015, 0.03, -0.01, 0.02, 0.01, -0.005, 0.025, 1.5])
+    assert effect_charts.robust_bound(values) < 0.2

@@ -46,7 +46,5 @@ def test_loading_the_site_modules_pulls_in_no_torch():
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'benchmark', 'methods'))\n"
         "print(bad); sys.exit(1 if bad else 0)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code, str(SITE)], capture_output=True, text=True, timeout=120
-    )
+    done = subprocess.run([sys.executable, "-c", code, str(SITE)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr

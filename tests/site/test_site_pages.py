@@ -115,9 +115,7 @@ def test_ood_scorer_set_and_roc(app):
     assert any("ID is the positive class" in c for c in texts(at, "caption"))
     at.selectbox(key="ood_scorer").select("energy").run()
     at.selectbox(key="ood_set").select("noise").run()
-    assert any(
-        "No auroc rows for ood_digits_heldout" in i for i in texts(at, "info")
-    )  # it lacks that OOD set
+    assert any("No auroc rows for ood_digits_heldout" in i for i in texts(at, "info"))  # it lacks that OOD set
     assert set(at.dataframe[0].value["method"]) == set(site_fixtures.FAMILIES["ood"][1])
     at.selectbox(key="ood_task").select("ood_digits_patches").run()
     at.selectbox(key="ood_roc_method").select("oe").run()
@@ -236,9 +234,7 @@ def _bad(root, case, frames):
     for name, frame in frames.items():
         if case == "empty":
             frame = frame.head(0)
-        site_fixtures.write(
-            frame, out / f"{name}.parquet", version={"old": None, "future": "99"}.get(case, "1")
-        )
+        site_fixtures.write(frame, out / f"{name}.parquet", version={"old": None, "future": "99"}.get(case, "1"))
     if case == "corrupt":
         (out / "leaderboard.parquet").write_bytes(b"PAR1garbage")
         (out / "runs.parquet").write_bytes(b"")
