@@ -89,9 +89,9 @@ def test_balanced_batches_hold_equal_shares_of_each_domain_and_unique_indices():
     domain = torch.tensor([0] * 50 + [1] * 30 + [2] * 20)
     data = TensorSet(x=torch.arange(100.0)[:, None], y=torch.zeros(100, dtype=torch.long), domain=domain,
                      experience=torch.zeros(100, dtype=torch.long))
-    per, steps = dg.balanced_plan([50, 30, 20], 24)
-    batches = list(dg.balanced_batches(data, 3, 24, torch.Generator().manual_seed(0)))
-    assert len(batches) == steps == 5 and per == 8  # ceil(100 / (8 x 3))
+    per, steps = dg.balanced_plan([50, 30, 20], 8)
+    batches = list(dg.balanced_batches(data, 3, 8, torch.Generator().manual_seed(0)))
+    assert len(batches) == steps == 5 and per == 8  # a full batch of 8 per domain; ceil(100 / (8 x 3))
     for b in batches:
         assert torch.bincount(b.domain, minlength=3).tolist() == [8, 8, 8]
         assert len(set(b.index.tolist())) == len(b.index) and int(b.index.max()) < 100
@@ -104,6 +104,7 @@ def test_balanced_batches_hold_equal_shares_of_each_domain_and_unique_indices():
 def test_balanced_batches_with_a_domain_smaller_than_its_share():
     per, steps = dg.balanced_plan([40, 3], 32)
     assert per == 3 and steps == 8
+    assert dg.balanced_plan([240] * 5, 64) == (64, 4), "DomainBed: 64 per domain, an epoch a domain's pass"
 
 
 # -- shifts -----------------------------------------------------------------------------------------------
