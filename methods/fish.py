@@ -6,6 +6,11 @@ then move the weights part of the way toward the copy:
   theta~ <- theta;  for e in shuffled domains: theta~ <- theta~ - alpha * grad R_e(theta~)
   theta  <- theta + epsilon * (theta~ - theta)
 The inner optimizer is the task's own (Adam by default), kept across steps (DomainBed).
+Buffers move with the weights: DomainBed's Fish interpolates the whole state_dict (`fish()` on
+`network.state_dict()`), so BatchNorm running statistics take the same epsilon step toward the inner
+copy's (theta's counters, such as num_batches_tracked, take the inner copy's value). Without it the
+outer model, the one evaluated, kept its initial running statistics: its BatchNorm layers normalized
+with mean 0 and variance 1 at test time.
 DomainBed: meta step epsilon 0.5, one of 0.05, 0.1, 0.5.
 """
 
@@ -56,4 +61,9 @@ class Fish(Method):
         with torch.no_grad():
             for p, p_inner in zip(self.model.parameters(), self.inner.parameters(), strict=True):
                 p.add_(self.hp["meta_lr"] * (p_inner - p))
+            for b, b_inner in zip(self.model.buffers(), self.inner.buffers(), strict=True):
+                if b.is_floating_point():
+                    b.add_(self.hp["meta_lr"] * (b_inner - b))
+                else:
+                    b.copy_(b_inner)
         return {"loss": torch.stack(losses).mean()}

@@ -175,7 +175,9 @@ def test_fish_moves_part_way_along_sequential_per_domain_steps():
     # The inner trajectory by hand: the task's Adam, one step per domain in the method's random order.
     inner = copy.deepcopy(full.model)
     optimizer = torch.optim.Adam(inner.parameters(), lr=1e-2)
-    order = torch.randperm(2, generator=torch.Generator().manual_seed(0)).tolist()
+    twin = torch.Generator()
+    twin.set_state(full.generator.get_state())  # the method's own stream, as it stands before the step
+    order = torch.randperm(2, generator=twin).tolist()
     for d in order:
         m = batch.domain == d
         optimizer.zero_grad()
@@ -191,6 +193,29 @@ def test_fish_moves_part_way_along_sequential_per_domain_steps():
     pooled = make("erm")
     pooled.step(batch)
     assert not torch.allclose(params(pooled), params(full), atol=1e-4), "not plain ERM on the pooled batch"
+
+
+def test_fish_moves_batchnorm_running_statistics_with_the_weights():
+    spec = TaskSpec(family="domain_generalization", data=DataSpec(source="digits"),
+                    model=ModelSpec(name="mlp", options={"width": 8, "depth": 1, "norm": "batch"}),
+                    train=TrainSpec(epochs=2, batch_size=16, lr=1e-2))
+    ctx = make_context(spec, "domain_generalization", K, (6,), 64, seed_everything(0), torch.device("cpu"),
+                       num_domains=2)
+    ctx.steps_per_epoch = 5
+    fish = METHODS.get("fish")(ctx, {"meta_lr": 0.5})
+    bn = [m for m in fish.model.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    before = bn.running_mean.clone()
+    batch = toy_batch(shift=2.0)
+    fish.step(batch)
+    inner_bn = [m for m in fish.inner.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    assert not torch.allclose(inner_bn.running_mean, before), "the inner steps saw the domains' batches"
+    assert torch.allclose(bn.running_mean, before + 0.5 * (inner_bn.running_mean - before), atol=1e-6)
+    assert bn.num_batches_tracked.item() == 2, "one inner step per domain"
+    # evaluation uses the moved statistics: predictions differ from a model left at its initial ones
+    stale = copy.deepcopy(fish.model)
+    stale_bn = [m for m in stale.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    stale_bn.reset_running_stats()
+    assert not torch.allclose(fish.predict(batch.x).logits, stale.eval()(batch.x).logits)
 
 
 # -- RIDG -------------------------------------------------------------------------------------------------
