@@ -15,10 +15,22 @@ from benchmark.errors import BenchmarkError
 
 
 def _seeds(text: str) -> list[int]:
+    """'0 1 2' or '0,1,2': distinct non-negative integers; an empty item ('0,,1') is a typo, not a gap."""
+    items = [item.strip() for item in text.split(",")]
+    expected = "expected distinct non-negative integers such as '0 1 2' or '0,1,2'"
+    if len(items) > 1 and "" in items:
+        raise BenchmarkError(f"--seeds {text!r}: empty item; {expected}")
+    words = " ".join(items).split()
     try:
-        seeds = [int(s) for s in text.replace(",", " ").split()]
+        seeds = [int(w) for w in words]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers such as '0 1 2' or '0,1,2', got {text!r}") from None
+        bad = next(w for w in words if not w.lstrip("-").isdigit())
+        raise BenchmarkError(f"--seeds {text!r}: {bad!r} is not an integer; {expected}") from None
+    if any(s < 0 for s in seeds):
+        raise BenchmarkError(f"--seeds {text!r}: {min(seeds)} is negative; {expected}")
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise BenchmarkError(f"--seeds {text!r}: {repeated[0]} appears {seeds.count(repeated[0])} times; {expected}")
     return seeds
 
 
@@ -193,8 +205,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
     try:
+        args = parser().parse_args(argv)  # inside: a value's own check (--seeds) raises BenchmarkError
         args.func(args)
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,10 @@ class Registry(Generic[T]):
             raise BenchmarkError(
                 f"duplicate {self.kind} name '{name}': registered in {self._files[name]} and in {source}"
             )
+        if name in self._items and self._items[name] is not item:
+            first, second = (getattr(i, "__qualname__", repr(i)) for i in (self._items[name], item))
+            raise BenchmarkError(f"{source}: {self.kind} name '{name}' registered twice in one file ({first} "
+                                 f"and {second}); expected one {self.kind} per name")
         self._items[name] = item
         self._files[name] = source
 
@@ -84,14 +89,17 @@ def discover(directory: Path, package: str) -> None:
         sys.modules[name] = module
         try:
             spec.loader.exec_module(module)
-        except BenchmarkError:
+        except (BenchmarkError, KeyboardInterrupt):
+            sys.modules.pop(name, None)
             raise
-        except Exception as exc:
-            del sys.modules[name]
+        except BaseException as exc:  # SystemExit too: a module's exit must not end every command unexplained
+            sys.modules.pop(name, None)
             raise BenchmarkError(f"{_relative(path)}: failed to import: {type(exc).__name__}: {exc}") from exc
 
 
 METHODS = MethodRegistry(ROOT / "methods")
+METHOD_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+"""What a method's name may be: it is a file name, a DVC stage name's part and a column value."""
 
 
 def register_method(name: str) -> Callable[[type], type]:
@@ -99,6 +107,9 @@ def register_method(name: str) -> Callable[[type], type]:
 
     def decorate(cls: type) -> type:
         source = _relative(inspect.getfile(cls))
+        if not isinstance(name, str) or not METHOD_NAME.match(name):
+            raise BenchmarkError(f"{source}: @register_method({name!r}): expected a name of lowercase letters, "
+                                 "digits and underscores, starting with a letter (the file's name)")
         unknown = set(cls.families) - set(FAMILIES)
         if unknown:
             raise BenchmarkError(f"{source}: method '{name}' declares unknown families {sorted(unknown)}; "

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
+from benchmark.registry import METHOD_NAME
 
-NAME_RE = re.compile(r"[a-z][a-z0-9_]*\Z")
+NAME_RE = METHOD_NAME
 
 METHOD = '''\
 """__TITLE__ (Author et al., 'Title of the paper', Venue Year).

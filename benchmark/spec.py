@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `epochs: true` or `lr: "0.1"` is a mistake, not a 1 or a 0.1 (an int still counts as a float)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class DataSpec(Strict):
@@ -40,6 +41,13 @@ class TrainSpec(Strict):
 class SplitSpec(Strict):
     val: float = Field(default=0.2, gt=0, lt=1, description="share of the data held out for validation")
     test: float = Field(default=0.2, gt=0, lt=1, description="share of the data held out for testing")
+
+    @model_validator(mode="after")
+    def _leaves_training_data(self):
+        if self.val + self.test >= 1:
+            raise ValueError(f"val + test = {self.val:g} + {self.test:g} = {self.val + self.test:g}; expected "
+                             "below 1 (the rest is the training share)")
+        return self
 
 
 class TaskSpec(Strict):

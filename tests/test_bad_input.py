@@ -119,3 +119,120 @@ def test_run_directory_without_write_permission(tmp_path):
     r = cli("run", "--method", "erm", "--task", "noisy_digits_sym40", "--seeds", "0", "--profile", "smoke",
             "--out", str(blocker / "records"))
     assert_one_line_error(r, "run directory", "cannot write", "--out")
+
+
+# -- configuration and input mistakes are errors, never a method's failed run ------------------------------
+def assert_nothing_written(out):
+    assert not [p for p in out.rglob("*") if p.is_file()], f"records written under {out}"
+
+
+def run_in(tmp_path, *args, cwd=None, env=None):
+    out = tmp_path / "out"
+    r = cli("run", "--method", "erm", "--profile", "smoke", "--out", str(out), "--quiet", *args,
+            **({"cwd": cwd} if cwd else {}), env=env)
+    return r, out
+
+
+@pytest.mark.parametrize("split, words", [
+    ("{val: 0.5, test: 0.5}", ("split.yaml", "field 'split'", "val + test = 0.5 + 0.5 = 1", "below 1")),
+])
+def test_a_split_without_training_data(tasks_dir, tmp_path, split, words):
+    (tasks_dir / "split.yaml").write_text(GOOD_TASK + f"split: {split}\n")
+    r, out = run_in(tmp_path, "--task", "split", "--seeds", "0", env={"BENCHMARK_TASKS_DIR": str(tasks_dir)})
+    assert_one_line_error(r, *words)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("seeds, words", [
+    ("0,,1", ("--seeds '0,,1'", "empty item")),
+    ("0,0", ("--seeds '0,0'", "0 appears 2 times", "distinct")),
+    ("-1", ("--seeds '-1'", "-1 is negative", "non-negative")),
+])
+def test_bad_seeds_on_the_command_line(tmp_path, seeds, words):
+    r, out = run_in(tmp_path, "--task", "noisy_digits_sym40", "--seeds", seeds)
+    assert_one_line_error(r, *words)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("seeds, words", [
+    ("[0, -1]", ("params.yaml", "seeds", "-1", "greater than or equal to 0")),
+    ("[0, 1, 0]", ("params.yaml", "seeds", "seed 0 appears more than once")),
+])
+def test_bad_seeds_in_params(tmp_path, seeds, words):
+    copy = copy_project(tmp_path / "copy")
+    (copy / "params.yaml").write_text(f"profile: smoke\nseeds: {seeds}\n")
+    r, out = run_in(tmp_path, "--task", "noisy_digits_sym40", cwd=copy)
+    assert_one_line_error(r, *words)
+    assert_nothing_written(out)
+
+
+@pytest.mark.parametrize("field, text, words", [
+    ("epochs", "epochs: true", ("train.epochs", "True", "valid integer")),
+    ("lr", "epochs: 1, lr: '0.1'", ("train.lr", "'0.1'", "valid number")),
+])
+def test_the_task_schema_is_strict(tasks_dir, tmp_path, field, text, words):
+    (tasks_dir / "strict.yaml").write_text(GOOD_TASK.replace("epochs: 1", text))
+    r, out = run_in(tmp_path, "--task", "strict", "--seeds", "0", env={"BENCHMARK_TASKS_DIR": str(tasks_dir)})
+    assert_one_line_error(r, "strict.yaml", *words)
+    assert_nothing_written(out)
+
+
+def test_a_key_given_twice_in_a_task(tasks_dir, tmp_path):
+    (tasks_dir / "twice.yaml").write_text(GOOD_TASK.replace("train: {epochs: 1}", "train:\n  epochs: 1\n  epochs: 5"))
+    r, out = run_in(tmp_path, "--task", "twice", "--seeds", "0", env={"BENCHMARK_TASKS_DIR": str(tasks_dir)})
+    assert_one_line_error(r, "twice.yaml", "line 6", "duplicate key 'epochs' (first at line 5)")
+    assert_nothing_written(out)
+
+
+def test_a_key_given_twice_in_params(tmp_path):
+    copy = copy_project(tmp_path / "copy")
+    (copy / "params.yaml").write_text("profile: smoke\nseeds: [0]\nseeds: [0, 1, 2]\n")
+    r, out = run_in(tmp_path, "--task", "noisy_digits_sym40", cwd=copy)
+    assert_one_line_error(r, "params.yaml", "duplicate key 'seeds' (first at line 2)")
+    assert_nothing_written(out)
+
+
+LATIN1 = "# caf\xe9\n".encode("latin-1")
+
+
+def test_a_task_file_that_is_not_utf8(tasks_dir, tmp_path):
+    (tasks_dir / "latin.yaml").write_bytes(LATIN1 + GOOD_TASK.encode())
+    r, out = run_in(tmp_path, "--task", "latin", "--seeds", "0", env={"BENCHMARK_TASKS_DIR": str(tasks_dir)})
+    assert_one_line_error(r, "latin.yaml", "not UTF-8 text", "byte 0xe9 at offset 5")
+    assert_nothing_written(out)
+
+
+def test_a_params_file_that_is_not_utf8(tmp_path):
+    copy = copy_project(tmp_path / "copy")
+    (copy / "params.yaml").write_bytes(LATIN1 + b"profile: smoke\nseeds: [0]\n")
+    r, out = run_in(tmp_path, "--task", "noisy_digits_sym40", cwd=copy)
+    assert_one_line_error(r, "params.yaml", "not UTF-8 text", "0xe9")
+    assert_nothing_written(out)
+
+
+def test_a_grid_file_that_is_not_utf8(tmp_path):
+    grid = tmp_path / "grid.yaml"
+    grid.write_bytes(LATIN1 + b"cells: {}\n")
+    r = cli("grid", "--check", "--file", str(grid))
+    assert_one_line_error(r, "grid.yaml", "not UTF-8 text", "0xe9")
+
+
+METHOD_HEADER = "from benchmark.method import Method\nfrom benchmark.registry import register_method\n"
+
+
+@pytest.mark.parametrize("file, body, words", [
+    ("nameless", '@register_method("")\nclass Nameless(Method):\n    pass\n',
+     ("methods/nameless.py", "@register_method('')", "lowercase letters")),
+    ("twice", '@register_method("twice")\nclass First(Method):\n    pass\n\n\n'
+              '@register_method("twice")\nclass Second(Method):\n    pass\n',
+     ("methods/twice.py", "method name 'twice' registered twice in one file (First and Second)")),
+    ("exits", 'raise SystemExit(3)\n', ("methods/exits.py", "failed to import: SystemExit: 3")),
+    ("escapes", 'class Escape(BaseException):\n    pass\n\n\nraise Escape("not an Exception")\n',
+     ("methods/escapes.py", "failed to import: Escape: not an Exception")),
+])
+def test_a_broken_method_file_is_named(tmp_path, file, body, words):
+    copy = copy_project(tmp_path / "copy")
+    (copy / "methods" / f"{file}.py").write_text(METHOD_HEADER + body)
+    r, out = run_in(tmp_path, "--task", "noisy_digits_sym40", "--seeds", "0", cwd=copy)
+    assert_one_line_error(r, *words)
+    assert_nothing_written(out)
