@@ -58,6 +58,54 @@ class Peeking(Method):
     def loss(self, batch, out):
         return super().loss(batch, out) + 1e-3 * self.test_mean
 """,
+    # Trains on the whole data source, test rows included (setup loads it itself).
+    "all_digits": """
+import torch
+import benchmark.data
+
+@register_method("all_digits")
+class AllDigits(Method):
+    def setup(self):
+        data = benchmark.data.load("digits")
+        self.all_x, self.all_y = torch.as_tensor(data.x), torch.as_tensor(data.y)
+
+    def loss(self, batch, out):
+        extra = torch.nn.functional.cross_entropy(self.model(self.all_x[:256]).logits, self.all_y[:256])
+        return super().loss(batch, out) + extra
+""",
+    # Answers from the embedded data source when it knows the input.
+    "lookup": """
+from benchmark.data import load
+
+@register_method("lookup")
+class Lookup(Method):
+    def predict(self, x):
+        source = load("digits")
+        known = {row.tobytes(): int(y) for row, y in zip(source.x.reshape(len(source.y), -1), source.y)}
+        out = super().predict(x)
+        for i, row in enumerate(x.reshape(len(x), -1).numpy()):
+            if row.tobytes() in known:
+                out.logits[i] = -10.0
+                out.logits[i, known[row.tobytes()]] = 10.0
+        return out
+""",
+    # predict() walks up the call stack to the protocol's test split and answers its labels.
+    "frame_walk": """
+import inspect
+
+@register_method("frame_walk")
+class FrameWalk(Method):
+    def predict(self, x):
+        out = super().predict(x)
+        frame = inspect.currentframe().f_back
+        while frame is not None and "test_t" not in frame.f_locals:
+            frame = frame.f_back
+        test = frame.f_locals["test_t"] if frame is not None else None
+        if test is not None and len(test.x) == len(x) and bool((test.x == x).all()):
+            out.logits[:] = -10.0
+            out.logits[range(len(x)), test.y] = 10.0
+        return out
+""",
     # Keeps a reference to the test split without using it in training.
     "hoarding": """
 import sys
@@ -116,6 +164,12 @@ MISTAKES = {  # method: (the line that must fail, words it must say)
     "unseeded": ("deterministic", f"two runs with seed 0 differ: {TASK}: step 1 loss"),
     "peeking": ("no test data", f"{TASK}: training changed when its held-out splits were replaced by noise"),
     "hoarding": ("no test data", f"{TASK}: the trained method holds held-out data at method.kept['labels']"),
+    "all_digits": ("no test data", (f"{TASK}: with every held-out label permuted, step 1 loss",
+                                    "it read benchmark.data.load('digits') at all_digits.py:11")),
+    "lookup": ("no test data", (f"{TASK}: with every held-out label permuted, outputs on val_t (80 rows) "
+                                "differ", "it read benchmark.data.load('digits') at lookup.py:10")),
+    "frame_walk": ("no test data", (f"{TASK}: with every held-out label permuted, outputs on test_t (80 rows) "
+                                    "differ", "it read labels of test_t at frame_walk.py:")),
     "nosuch": ("registers", "no file methods/nosuch.py; create it with `python -m benchmark new-method"),
 }
 
@@ -140,7 +194,8 @@ def test_the_scaffold_passes_and_each_mistake_fails_its_own_line(tmp_path):
 
     for name, (check, words) in MISTAKES.items():
         status, text = lines[name][check]
-        assert status == FAIL and words in text, f"{name}: {check} must fail with {words!r}\n{result.stdout}"
+        for said in (words,) if isinstance(words, str) else words:
+            assert status == FAIL and said in text, f"{name}: {check} must fail with {said!r}\n{result.stdout}"
         assert failing(lines[name]) - {check, "tests", "grid"} == set(), f"{name}\n{result.stdout}"
     nan_runs = lines["nan_loss"]["runs"]
     assert nan_runs[0] == PASS and "stopped by a non-finite loss" in nan_runs[1], result.stdout
