@@ -40,7 +40,8 @@ LOGITS = Output(logits=torch.tensor([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]]), featur
 
 
 def test_registry_has_the_issue_scorers_and_each_names_its_paper():
-    assert {"msp", "maxlogit", "energy", "odin", "mahalanobis", "knn", "react"} <= set(SCORERS.names())
+    assert {"msp", "maxlogit", "energy", "odin", "mahalanobis", "knn", "react", "gradnorm", "vim", "ash",
+            "gen"} <= set(SCORERS.names())
     for name in SCORERS.names():
         cls = SCORERS.get(name)
         doc = __import__(cls.__module__, fromlist=["_"]).__doc__
@@ -168,3 +169,56 @@ def test_tuning_picks_the_setting_best_on_the_tuning_set_and_keeps_defaults_on_t
     outs["tune:t"] = out_of([0.0, 1.0])  # every setting ties at 0.5: the default stays
     _, info = ood.tune_and_score(Signed, Probe(), outs, inputs, torch.zeros(1), ["tune:t"])
     assert info["hparams"] == {"sign": 1.0}
+
+
+def test_gradnorm_equals_the_l1_norm_of_the_autograd_head_gradient():
+    torch.manual_seed(0)
+    probe = linear_probe(torch.randn(3, 4), torch.randn(3))
+    x, out = outputs(probe, torch.randn(5, 4))
+    expected = []
+    for i in range(5):
+        probe.model.zero_grad()
+        logits = probe.model(x[i:i + 1]).logits
+        kl = -(torch.log_softmax(logits, 1)).mean()  # KL(u || p) up to a constant
+        kl.backward()
+        expected.append(float(probe.model.head.weight.grad.abs().sum()))
+    torch.testing.assert_close(make("gradnorm").score(x, out), torch.tensor(expected), rtol=1e-5, atol=1e-6)
+
+
+def test_vim_score_is_energy_minus_the_scaled_principal_subspace_residual():
+    # features in R^3, head zero bias (origin 0); training features span the first two axes only
+    probe = linear_probe([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    g = torch.Generator().manual_seed(0)
+    plane = torch.randn(25, 2, generator=g) * 3
+    # each point twice, at third coordinate +-0.5: no moment couples the third axis to the plane
+    train_x = torch.cat([torch.cat([plane, torch.full((25, 1), side)], 1) for side in (0.5, -0.5)])
+    _, train = outputs(probe, train_x)
+    s = make("vim", probe, share=0.75)  # D = 2 of 3
+    s.fit(train, torch.zeros(50, dtype=torch.long))
+    assert math.isclose(s.alpha, float(train.logits.amax(1).sum()) / (50 * 0.5), rel_tol=1e-4)
+    x, out = outputs(probe, [[1.0, 2.0, 0.0], [1.0, 2.0, 5.0]])
+    scores = s.score(x, out)
+    energy = out.logits.logsumexp(1)
+    assert math.isclose(float(scores[0]), float(energy[0]), rel_tol=1e-4)  # in the subspace: no residual
+    assert math.isclose(float(energy[1] - scores[1]), s.alpha * 5.0, rel_tol=1e-3)  # residual 5 off-plane
+    assert s.alpha > 0
+
+
+def test_ash_prunes_below_the_per_sample_percentile_and_rescales():
+    ash_s = __import__("benchmark.scorers.ash", fromlist=["_"]).ash_s
+    h = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    shaped = ash_s(h, 50.0)  # keep the top 2: 3, 4; s1 = 10, s2 = 7
+    torch.testing.assert_close(shaped, torch.tensor([[0.0, 0.0, 3.0, 4.0]]) * math.exp(10 / 7))
+    probe = linear_probe(torch.eye(4))
+    x, out = outputs(probe, h)
+    expected = (torch.tensor([0.0, 0.0, 3.0, 4.0]) * math.exp(10 / 7)).logsumexp(0)
+    torch.testing.assert_close(make("ash", probe, percentile=50.0).score(x, out)[0], expected.float(), rtol=1e-5,
+                               atol=0)
+
+
+def test_gen_is_minus_the_generalized_entropy_of_the_softmax():
+    p = torch.softmax(LOGITS.logits.double(), 1)
+    expected = -(p**0.1 * (1 - p) ** 0.1).sum(1)
+    torch.testing.assert_close(make("gen").score(None, LOGITS).double(), expected, rtol=1e-6, atol=0)
+    # a confident prediction scores higher (more in-distribution) than a uniform one
+    assert make("gen").score(None, LOGITS)[0] > make("gen").score(None, LOGITS)[1]
