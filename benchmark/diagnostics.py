@@ -1,14 +1,15 @@
 """Diagnostics of the trained model, measured once per run after the last epoch.
 
 Recorded as metric rows with selection "last"; columns to read beside the headline, never ranked
-(benchmark.metrics.DIAGNOSTICS). All three read training data only, on one fixed subset of SAMPLES
-training inputs drawn with the run's seed (its own generator: the run's streams are not touched).
+(benchmark.metrics.DIAGNOSTICS). All three read training data only: one fixed subset of SAMPLES training
+inputs drawn with the run's seed (its own generator: the run's streams are not touched), of which the
+first HESSIAN_SAMPLES make the Hessian's batch. Together they cost about 5% of an ERM run (docs/metrics.md).
 
-  hessian_top_eig        top eigenvalue (largest in magnitude) of the Hessian of the training loss --
-                         plain cross-entropy of the model on the subset's training labels, model in eval
-                         mode -- with respect to all trainable weights: power iteration on Hessian-vector
-                         products (autograd double backward), at most ITERATIONS steps, stopping once the
-                         estimate moves by less than TOLERANCE (relative). The sharpness of Keskar et al. 2017.
+  hessian_top_eig        top eigenvalue (largest in magnitude) of the Hessian of the training loss -- plain
+                         cross-entropy of the model on the Hessian batch's training labels, model in eval mode
+                         -- with respect to all trainable weights: power iteration on Hessian-vector products
+                         (autograd double backward), at most ITERATIONS steps, stopping once the estimate moves
+                         by less than TOLERANCE (relative). The sharpness of Keskar et al. 2017.
   feature_effective_rank effective rank of the penultimate features (the model's `features`) of the subset
                          (Roy & Vetterli 2007): exp of the Shannon entropy of the singular values normalised
                          to sum one; features uncentred. 1 for a rank-one matrix, k for k equal singular values.
@@ -33,6 +34,7 @@ from benchmark.penalties import weight_matrices
 from benchmark.records import Metric
 
 SAMPLES = 256
+HESSIAN_SAMPLES = 64
 ITERATIONS = 20
 TOLERANCE = 1e-3
 SELECTION = "last"
@@ -106,7 +108,8 @@ def measure(model: nn.Module, x: Tensor, y: Tensor, seed: int, logit_mask: Tenso
         with torch.no_grad():
             features = model(x[keep]).features
         values = {
-            "hessian_top_eig": hessian_top_eig(model, x[keep], y[keep], generator, mask),
+            "hessian_top_eig": hessian_top_eig(model, x[keep[:HESSIAN_SAMPLES]], y[keep[:HESSIAN_SAMPLES]],
+                                               generator, None if mask is None else mask[:HESSIAN_SAMPLES]),
             "feature_effective_rank": effective_rank(features),
             "spectral_norm_product": spectral_norm_product(model),
         }
