@@ -3,8 +3,15 @@ Noisy Labels', NeurIPS 2018).
 
 Two networks; each keeps the R(t) share of its minibatch with the smallest loss and the *other*
 network trains on those samples:
-  R(t) = 1 - forget_rate * min(t / T_k, 1)      (t: epoch, T_k: warm-up epochs)
+  R(t) = 1 - forget_rate * min(t / T_k, 1)      (t: epoch, T_k: ramp epochs)
 Evaluation uses the first network. Exercises the whole-step hook.
+
+The ramp is relative to the run: T_k = max(1, round(ramp * epochs)), ramp 0.5 by default. Han et al.
+ramp over T_k = 10 of their 200 epochs, the early phase in which standard training fits the clean
+majority and reaches its best test accuracy before it memorizes (their Fig. 3); dropping the full
+rate only then keeps the small-loss trick from selecting among a network's guesses. Runs here are 15-30
+epochs, and a fixed 5 epochs reached the full rate while ERM was at ~33% test accuracy
+(noisy_digits_sym40); half of the run is where ERM on these tasks is past its fast rise.
 """
 
 import math
@@ -12,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from benchmark.hparams import HParam, IntUniform, Uniform
+from benchmark.hparams import HParam, Uniform
 from benchmark.method import Method
 from benchmark.registry import register_method
 
@@ -28,19 +35,20 @@ class CoTeaching(Method):
     uses = ('second_network',)
     hparams = {
         "forget_rate": HParam(0.4, Uniform(0.0, 0.8), "share of each batch dropped at full schedule"),
-        "warmup_epochs": HParam(5, IntUniform(1, 15), "epochs to reach the full forget rate"),
+        "ramp": HParam(0.5, Uniform(0.1, 0.9), "share of the run's epochs to reach the full forget rate"),
     }
     extra_cost = "2 networks: 2x forward/backward per step, 2x parameters in training"
 
     def setup(self):
         self.peer = self.ctx.build_model(**self.model_options())
         self.epoch = 0
+        self.ramp_epochs = max(1, round(self.hp["ramp"] * self.ctx.epochs))
 
     def parameters(self):
         return [*self.model.parameters(), *self.peer.parameters()]
 
     def keep_ratio(self) -> float:
-        return 1 - self.hp["forget_rate"] * min(self.epoch / self.hp["warmup_epochs"], 1.0)
+        return 1 - self.hp["forget_rate"] * min(self.epoch / self.ramp_epochs, 1.0)
 
     def step(self, batch):
         self.model.train()

@@ -56,7 +56,7 @@ def test_gce_interpolates_between_cross_entropy_and_mae():
 
 def test_coteaching_each_network_learns_from_the_others_small_loss_samples():
     torch.manual_seed(0)
-    m = METHODS.get("coteaching")(context(), {"forget_rate": 0.5, "warmup_epochs": 1})
+    m = METHODS.get("coteaching")(context(), {"forget_rate": 0.5, "ramp": 0.1})  # 10 epochs: T_k = 1
     assert m.keep_ratio() == 1.0
     m.on_epoch_end(0)
     assert m.keep_ratio() == 0.5
@@ -68,7 +68,7 @@ def test_coteaching_each_network_learns_from_the_others_small_loss_samples():
     assert any(not torch.equal(a, p) for a, p in zip(model_before, m.model.parameters(), strict=True))
     # only the samples one of the two networks trusts (its small-loss half) get any gradient
     torch.manual_seed(0)
-    m = METHODS.get("coteaching")(context(), {"forget_rate": 0.5, "warmup_epochs": 1})
+    m = METHODS.get("coteaching")(context(), {"forget_rate": 0.5, "ramp": 0.1})
     m.on_epoch_end(0)
     with torch.no_grad():
         small_a = set(F.cross_entropy(m.model(b.x).logits, b.y, reduction="none").argsort()[:4].tolist())
@@ -77,3 +77,19 @@ def test_coteaching_each_network_learns_from_the_others_small_loss_samples():
     m.step(Batch(x=x, y=b.y, index=b.index, domain=b.domain, experience=b.experience))
     touched = set(torch.nonzero(x.grad.abs().sum(1) > 0).flatten().tolist())
     assert touched == small_a | small_b
+
+
+def test_coteaching_ramps_to_the_full_forget_rate_over_a_share_of_the_run():
+    torch.manual_seed(0)
+    for epochs, ramp_epochs in ((10, 5), (30, 15), (200, 100)):
+        ctx = context()
+        ctx.epochs = epochs
+        m = METHODS.get("coteaching")(ctx, {"forget_rate": 0.4, "ramp": 0.5})
+        ratios = []
+        for epoch in range(epochs):
+            ratios.append(m.keep_ratio())
+            m.on_epoch_end(epoch)
+        assert m.ramp_epochs == ramp_epochs
+        assert ratios[0] == 1.0 and math.isclose(ratios[ramp_epochs // 2], 1 - 0.4 * (ramp_epochs // 2) / ramp_epochs)
+        assert all(math.isclose(r, 0.6) for r in ratios[ramp_epochs:]), "the full rate from T_k on"
+        assert all(r > 0.6 for r in ratios[:ramp_epochs]), "not before"
