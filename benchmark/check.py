@@ -16,7 +16,8 @@ earlier check failed). Any FAIL makes the command exit with status 1.
                  every loss, the weights and every output of predict and score are unchanged, and the
                  method's code touched none of those labels
   grid           grid.yaml lists the method's cells and agrees with the registry
-  scope          (with --base REV) nothing but the method, its test and grid.yaml changed
+  scope          (with --base REV) nothing but the method, its test, grid.yaml, full/grid.yaml and
+                 the method's records (results/records/<task>/NAME.json) changed
 
 The runs themselves are traced by benchmark/tracing.py.
 """
@@ -363,12 +364,23 @@ def changed_files(base: str, root=ROOT) -> list[str]:
     return sorted(set(git("diff", "--name-only", merge_base)) | set(untracked))
 
 
+SUBMISSION = "the method, its test, grid.yaml, full/grid.yaml and the method's records"
+
+
+def submitted(path: str, names: list[str]) -> bool:
+    """Whether a method pull request may change `path` (CONTRIBUTING.md, "What a pull request holds")."""
+    if path in ("grid.yaml", "full/grid.yaml"):
+        return True
+    parts = path.split("/")
+    return any(path in (_rel(n), f"tests/methods/test_{n}.py") or (
+        len(parts) == 4 and parts[:2] == ["results", "records"] and parts[3] == f"{n}.json") for n in names)
+
+
 def scope_line(names: list[str], changed: list[str], base: str) -> Line:
-    allowed = {p for n in names for p in (_rel(n), f"tests/methods/test_{n}.py")} | {"grid.yaml"}
-    extra = [p for p in changed if p not in allowed]
+    extra = [p for p in changed if not submitted(p, names)]
     if extra:
-        return Line("scope", FAIL, f"changed since {base} beyond the method, its test and grid.yaml: "
-                                   f"{', '.join(extra)}; a new-method change hand-edits nothing else")
+        return Line("scope", FAIL, f"changed since {base} beyond {SUBMISSION}: {', '.join(extra)}; a method "
+                                   "pull request hand-edits nothing else (open engine changes separately)")
     return Line("scope", PASS, f"changed since {base}: {', '.join(changed) or 'nothing'}")
 
 

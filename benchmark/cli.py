@@ -116,6 +116,13 @@ def cmd_aggregate(args) -> None:
     print("wrote " + ", ".join(map(str, paths)))
 
 
+def cmd_export(args) -> None:
+    from benchmark.export import export
+
+    text = export(Path(args.results), args.format, args.family, args.metric, Path(args.out) if args.out else None)
+    print(f"wrote {args.out}" if args.out else text, end="\n" if args.out else "")
+
+
 def cmd_new_method(args) -> None:
     from benchmark.scaffold import new_method
 
@@ -191,6 +198,14 @@ def parser() -> argparse.ArgumentParser:
     agg.add_argument("--out", default=str(ROOT / "results"))
     agg.set_defaults(func=cmd_aggregate)
 
+    exp = sub.add_parser("export", help="the leaderboard with verdicts and intervals as md, csv or latex")
+    exp.add_argument("--format", choices=["md", "csv", "latex"], default="md")
+    exp.add_argument("--family", help="one family only")
+    exp.add_argument("--metric", help="this metric instead of each task's headline")
+    exp.add_argument("--out", help="write to this file instead of standard output")
+    exp.add_argument("--results", default=str(ROOT / "results"), help="folder holding leaderboard.parquet")
+    exp.set_defaults(func=cmd_export)
+
     new = sub.add_parser("new-method", help="write methods/NAME.py and its test from a commented template")
     new.add_argument("name", help="lowercase letters, digits and underscores, e.g. logit_squeezing")
     new.set_defaults(func=cmd_new_method)
@@ -198,8 +213,8 @@ def parser() -> argparse.ArgumentParser:
     chk = sub.add_parser("check", help="verify methods by re-running them, one line per check")
     chk.add_argument("names", nargs="+", metavar="NAME", help="method name(s)")
     chk.add_argument("--time-limit", type=float, default=60.0, help="seconds per training run (default 60)")
-    chk.add_argument("--base", help="git revision: also check that nothing but the methods, their tests and "
-                                    "grid.yaml changed since it")
+    chk.add_argument("--base", help="git revision: also check that nothing but the methods, their tests, "
+                                    "both grid files and their records changed since it")
     chk.set_defaults(func=cmd_check)
     return p
 

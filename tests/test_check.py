@@ -262,7 +262,7 @@ def test_trace_differences_are_named():
     assert Trace("t", losses=[1.0, math.nan]).nonfinite() == "loss is nan at step 2"
 
 
-def test_scope_allows_only_the_method_its_test_and_the_grid(tmp_path):
+def test_scope_allows_only_the_method_its_test_both_grids_and_its_records(tmp_path):
     def git(*args):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
                        capture_output=True)
@@ -274,16 +274,21 @@ def test_scope_allows_only_the_method_its_test_and_the_grid(tmp_path):
     git("add", ".")
     git("commit", "-qm", "base")
     git("tag", "base")
-    for path in ("methods/squeeze.py", "tests/methods/test_squeeze.py", "grid.yaml"):
+    for path in ("methods/squeeze.py", "tests/methods/test_squeeze.py", "grid.yaml", "full/grid.yaml",
+                 "results/records/noisy_digits_sym40/squeeze.json"):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / path).write_text("changed\n")
     git("add", "methods")
     git("commit", "-qm", "a method")
     line = scope_line(["squeeze"], changed_files("base", tmp_path), "base")
-    assert line.status == PASS and "methods/squeeze.py" in line.text and "grid.yaml" in line.text
-    (tmp_path / "benchmark" / "train.py").write_text("# tweak\n")
+    assert line.status == PASS and "methods/squeeze.py" in line.text and "full/grid.yaml" in line.text
+    assert "results/records/noisy_digits_sym40/squeeze.json" in line.text
+    for path in ("benchmark/train.py", "results/records/noisy_digits_sym40/erm.json", "results/runs.parquet"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("# tweak\n")
     line = scope_line(["squeeze"], changed_files("base", tmp_path), "base")
-    assert line.status == FAIL and line.text.startswith("changed since base beyond the method, its test and "
-                                                        "grid.yaml: benchmark/train.py")
+    assert line.status == FAIL and line.text.startswith(
+        "changed since base beyond the method, its test, grid.yaml, full/grid.yaml and the method's records: "
+        "benchmark/train.py, results/records/noisy_digits_sym40/erm.json, results/runs.parquet")
     with pytest.raises(BenchmarkError, match="--base nowhere: git merge-base failed"):
         changed_files("nowhere", tmp_path)
