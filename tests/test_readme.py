@@ -27,3 +27,9 @@ def test_every_linked_doc_exists():
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), f"README links to missing {target}"
+
+
+def test_readme_tells_cpu_only_users_to_take_the_cpu_wheel_first():
+    blocks = code_blocks((ROOT / "README.md").read_text())
+    cpu = [b for b in blocks if b.startswith("pip install --index-url https://download.pytorch.org/whl/cpu torch &&")]
+    assert cpu and "pip install -c constraints.txt -e" in cpu[0], "the CPU wheel, then the project's own install"
