@@ -31,5 +31,5 @@ def test_every_linked_doc_exists():
 
 def test_readme_tells_cpu_only_users_to_take_the_cpu_wheel_first():
     blocks = code_blocks((ROOT / "README.md").read_text())
-    cpu = [b for b in blocks if b.startswith("pip install --index-url https://download.pytorch.org/whl/cpu torch &&")]
+    cpu = [b for b in blocks if "--index-url https://download.pytorch.org/whl/cpu torch &&" in b]
     assert cpu and "pip install -c constraints.txt -e" in cpu[0], "the CPU wheel, then the project's own install"
