@@ -1,6 +1,7 @@
 """Defining behaviour of the noisy-label methods: ELR, GCE, Co-teaching."""
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -93,3 +94,25 @@ def test_coteaching_ramps_to_the_full_forget_rate_over_a_share_of_the_run():
         assert ratios[0] == 1.0 and math.isclose(ratios[ramp_epochs // 2], 1 - 0.4 * (ramp_epochs // 2) / ramp_epochs)
         assert all(math.isclose(r, 0.6) for r in ratios[ramp_epochs:]), "the full rate from T_k on"
         assert all(r > 0.6 for r in ratios[:ramp_epochs]), "not before"
+
+
+def test_flooding_is_erm_until_the_level_is_set_from_the_runs_own_loss_then_reverses_below_it():
+    torch.manual_seed(0)
+    m = METHODS.get("flooding")(context(), {"at": 0.3})  # 10 epochs: the level comes from epoch 3
+    b = batch()
+    assert m.set_after == 3 and m.level == 0.0
+    losses = []
+    for epoch in range(3):
+        out = m.forward(b)
+        assert torch.equal(m.loss(b, out), F.cross_entropy(out.logits, b.y)), "b = 0: plain ERM"
+        losses.append(F.cross_entropy(out.logits, b.y).item())
+        m.on_epoch_end(epoch)
+    assert math.isclose(m.level, losses[-1], rel_tol=1e-6), "the third epoch's mean loss"
+    out = m.forward(b)
+    wrong, right = torch.eye(3)[(b.y + 1) % 3] * 5, torch.eye(3)[b.y] * 20  # loss ~5 > b, ~0 < b
+    for target, sign in ((wrong, 1), (right, -1)):
+        z = target.clone().requires_grad_()
+        assert (F.cross_entropy(z, b.y).item() > m.level) == (sign == 1)
+        g_flood = torch.autograd.grad(m.loss(b, replace(out, logits=z)), z)[0]
+        g_ce = torch.autograd.grad(F.cross_entropy(z, b.y), z)[0]
+        assert torch.allclose(g_flood, sign * g_ce), "below b the step goes uphill"

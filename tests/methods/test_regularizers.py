@@ -350,7 +350,8 @@ def test_grad_norm_penalty_is_the_parameter_gradient_norm():
 
 
 def test_flooding_reverses_the_gradient_below_the_flood_level():
-    m = make("flooding", {"level": 0.5})
+    m = make("flooding")
+    m.level = 0.5  # as if set from an epoch's training loss (tests/methods/test_noisy_label_methods.py)
     batch = fake_batch()
     high = replace(m.forward(batch), logits=torch.zeros(32, K, requires_grad=True))  # CE = log 4 > 0.5
     low = replace(high, logits=(torch.eye(K)[batch.y] * 5).requires_grad_())  # CE < 0.5
