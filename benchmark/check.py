@@ -15,7 +15,7 @@ earlier check failed). Any FAIL makes the command exit with status 1.
                  could reach is permuted (splits, data sources, caches, loaders: benchmark/leaks.py),
                  every loss, the weights and every output of predict and score are unchanged, and the
                  method's code touched none of those labels
-  grid           grid.yaml lists the method's cells and agrees with the registry
+  grid           grid.yaml and full/grid.yaml list the method's cells and agree with the registry
   scope          (with --base REV) nothing but the method, its test, grid.yaml, full/grid.yaml and
                  the method's records (results/records/<task>/NAME.json) changed
 
@@ -28,30 +28,19 @@ import json
 import keyword
 import math
 import re
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from benchmark import FAMILIES, ROOT
 from benchmark.errors import BenchmarkError
-from benchmark.leaks import Plan, permuted_runs
+from benchmark.isolation import isolation_line
+from benchmark.lines import FAIL, PASS, SKIP, Line
 from benchmark.scaffold import NAME_RE
-from benchmark.tracing import SEED, TIME_LIMIT, Trace, held_out_sets, holds, row_hashes, run_traced
+from benchmark.submission import changed_files, grid_line, scope_line  # noqa: F401 (re-exported)
+from benchmark.tracing import SEED, TIME_LIMIT, run_traced
 
 EPOCHS = 2  # the smoke profile's single epoch would hide on_epoch_end and schedules
-PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
 TRAINING = ["runs", "deterministic", "finite", "sensitive", "no test data"]
-
-
-@dataclass
-class Line:
-    check: str
-    status: str
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.status:<4}  {self.check:<13} {self.text}"
 
 
 def _rel(name: str) -> str:
@@ -234,7 +223,7 @@ def training_lines(cls, limit: float) -> Iterator[Line]:
         yield from (Line(c, SKIP, "needs a finite, deterministic run") for c in later[2:])
         return
     yield _sensitive_line(cls, steady, specs, defaults, {t: base[t] for t in steady}, limit)
-    yield _isolation_line(cls, steady, specs, defaults, base, limit)
+    yield isolation_line(cls, steady, specs, defaults, base, limit)
 
 
 def _fmt(value: Any) -> str:
@@ -265,123 +254,6 @@ def _sensitive_line(cls, tasks, specs, defaults, base, limit) -> Line:
     if problems:
         return Line("sensitive", FAIL, "; ".join(problems))
     return Line("sensitive", PASS, "each hyperparameter changes the result: " + ", ".join(changed))
-
-
-def _isolation_line(cls, tasks, specs, defaults, base, limit) -> Line:
-    """Three views of the held-out data: references kept, inputs replaced, labels permuted everywhere."""
-    problems, done, plans = [], {}, {}
-    for t in tasks:
-        training, held = held_out_sets(base[t])
-        if not training or not held:
-            problems.append(f"cannot verify on {t}: its protocol built {len(base[t].sets)} TensorSet(s), "
-                            f"{len(training)} training and {len(held)} held out; expected both kinds")
-            continue
-        sets = [base[t].sets[k] for k in held]
-        path = holds(base[t].method, sets)
-        if path:
-            problems.append(f"{t}: the trained method holds held-out data at {path}")
-            continue
-        poisoned = run_traced(cls, t, specs[t], defaults, limit, poison=frozenset(held))
-        why = poisoned.error or base[t].difference(poisoned, metrics=False, outputs=False)
-        if why:
-            problems.append(f"{t}: training changed when its held-out splits were replaced by noise ({why}); "
-                            "a method may use only the batches and context the protocol hands it")
-            continue
-        plans[t] = plan(base[t], training, held)
-        done[t] = f"{t} ({len(held)} held-out splits, {sum(len(s.y) for s in sets)} rows)"
-    if plans:
-        for t, run in permuted_runs(cls.name, plans, defaults, limit).items():
-            leak = _permuted_difference(base[t], run)
-            if leak:
-                problems.append(f"{t}: {leak}")
-                done.pop(t)
-    if problems:
-        return Line("no test data", FAIL, "; ".join(problems))
-    return Line("no test data", PASS, "training unchanged when held-out splits are replaced by noise; losses, "
-                                      "weights and every output unchanged when every held-out label is "
-                                      "permuted (splits, data sources, caches, loaders); no reference kept: "
-                                      + ", ".join(done.values()))
-
-
-def plan(trace, training: list[int], held: list[int]) -> Plan:
-    """What the permuted world needs of the clean run: the held-out sets, the training rows' labels."""
-    labels = {}
-    for k in training:
-        s = trace.sets[k]
-        labels.update(zip(row_hashes(s.x), s.y.tolist(), strict=True))
-    return Plan(set(held), set(training), labels)
-
-
-def _permuted_difference(base, run: dict) -> str | None:
-    """What the permuted world changed, and what the method read there; None for an honest method."""
-    read = run.get("read") or []
-    shown = "; ".join(read[:3]) + (f" and {len(read) - 3} more" if len(read) > 3 else "")
-    if run.get("error"):
-        return f"with every held-out label permuted the run failed: {run['error']}" + (
-            f"; it read {shown}" if read else "")
-    other = Trace(base.task, losses=run["losses"], state=run["state"],
-                  outputs=[tuple(o) for o in run["outputs"]])
-    why = base.difference(other, metrics=False)
-    if why:
-        return (f"with every held-out label permuted, {why}; " + (f"it read {shown}" if read else
-                "it read no loader or held-out set, so the labels reached it another way (the call stack, "
-                "the garbage collector)") + "; a method may use only the batches and context it is handed")
-    if read:
-        return f"read held-out labels ({shown}) though no result changed; a method may not touch them"
-    return None
-
-
-def grid_line(name: str) -> Line:
-    from benchmark.grid import GRID_FILE, compute_cells, grid_drift, read_cells
-
-    try:
-        own = sorted(compute_cells([name]))
-        listed = read_cells() if GRID_FILE.exists() else {}
-        drift = grid_drift()
-    except BenchmarkError as exc:
-        return Line("grid", FAIL, str(exc))
-    missing = [c for c in own if c not in listed]
-    if missing:
-        return Line("grid", FAIL, f"{GRID_FILE.name} lacks {len(missing)} cell(s) of '{name}' "
-                                  f"({', '.join(missing)}); run `python -m benchmark grid` and commit it")
-    if drift:
-        return Line("grid", FAIL, drift)
-    stages = ", ".join(f"train@{c}" for c in own) if len(own) <= 3 else f"train@<task>--{name} for each"
-    return Line("grid", PASS, f"{GRID_FILE.name} lists its {len(own)} cell(s) and matches the registry; "
-                              f"after merge `dvc repro` runs {stages or 'nothing'}")
-
-
-def changed_files(base: str, root=ROOT) -> list[str]:
-    """Files changed since the merge base of `base` and HEAD: committed, uncommitted and untracked."""
-    def git(*args):
-        r = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
-        if r.returncode:
-            raise BenchmarkError(f"--base {base}: git {args[0]} failed: {(r.stderr or r.stdout).strip()}")
-        return r.stdout.split()
-
-    merge_base = git("merge-base", base, "HEAD")[0]
-    untracked = git("ls-files", "--others", "--exclude-standard")
-    return sorted(set(git("diff", "--name-only", merge_base)) | set(untracked))
-
-
-SUBMISSION = "the method, its test, grid.yaml, full/grid.yaml and the method's records"
-
-
-def submitted(path: str, names: list[str]) -> bool:
-    """Whether a method pull request may change `path` (CONTRIBUTING.md, "What a pull request holds")."""
-    if path in ("grid.yaml", "full/grid.yaml"):
-        return True
-    parts = path.split("/")
-    return any(path in (_rel(n), f"tests/methods/test_{n}.py") or (
-        len(parts) == 4 and parts[:2] == ["results", "records"] and parts[3] == f"{n}.json") for n in names)
-
-
-def scope_line(names: list[str], changed: list[str], base: str) -> Line:
-    extra = [p for p in changed if not submitted(p, names)]
-    if extra:
-        return Line("scope", FAIL, f"changed since {base} beyond {SUBMISSION}: {', '.join(extra)}; a method "
-                                   "pull request hand-edits nothing else (open engine changes separately)")
-    return Line("scope", PASS, f"changed since {base}: {', '.join(changed) or 'nothing'}")
 
 
 def check(name: str, limit: float = TIME_LIMIT, load_error: str | None = None,

@@ -43,8 +43,8 @@ from benchmark.errors import BenchmarkError
 from benchmark.metrics import ood as ood_metrics
 from benchmark.metrics.calibration import calibration, probabilities
 from benchmark.records import Metric, Result
-from benchmark.seeding import data_streams, named_rng
 from benchmark.scorers import SCORERS, Probe
+from benchmark.seeding import data_streams, named_rng
 from benchmark.shifts import corruptions
 from benchmark.spec import Strict, TaskSpec
 from benchmark.train import TensorSet, accuracy, fit_epoch, limit, make_context, predict, split_indices
