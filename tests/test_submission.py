@@ -1,25 +1,25 @@
-"""A new-method submission simulated end to end in a temporary copy of the project: scaffold it,
-implement CONTRIBUTING.md's worked example, run its test, regenerate the grid, `check` it, then
-`dvc repro` (smoke profile): only the new method's cell trains, and the leaderboard gains its rows."""
+"""A new-method submission simulated end to end in a temporary copy of the project, as CONTRIBUTING.md
+says: scaffold it, implement the worked example, regenerate both grids, produce its records with
+`python -m benchmark run` (smoke profile), `check --base` it, and its tests pass. The pull request then
+holds exactly the files the scope check allows."""
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 import yaml
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
-from benchmark.grid import render
 from benchmark.scaffold import new_method
 from tests.helpers import cli
 from tests.test_check import TASK, project, report
 
 pytestmark = pytest.mark.slow
 NAME = "logit_squeezing"
-CELL = f"train@{TASK}--{NAME}"
 
 
 def worked_example() -> str:
@@ -30,41 +30,61 @@ def worked_example() -> str:
 
 
 def run(*args, cwd):
-    r = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    r = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout + r.stderr
 
 
-def ran(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
+def git(*args, cwd):
+    r = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=cwd,
+                       capture_output=True, text=True, check=True)
+    return r.stdout
 
 
-def test_a_submission_from_scaffold_to_leaderboard(tmp_path):
+def documented_commands() -> list[str]:
+    """The grid commands CONTRIBUTING.md's steps give, in order."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    step = text[text.index("**Regenerate both grids**"):text.index("**Check it**")]
+    return re.findall(r"^\s*(python -m benchmark grid[^#\n]*?)\s*(?:#.*)?$", step, re.M)
+
+
+def test_a_submission_from_scaffold_to_a_passing_check(tmp_path):
     copy = project(tmp_path / "project", {})
+    shutil.copytree(ROOT / "full" / "tasks", copy / "full" / "tasks")
+    shutil.copy2(ROOT / ".gitignore", copy / ".gitignore")
     params = yaml.safe_load((copy / "params.yaml").read_text())
-    params.update(profile="smoke", seeds=[0], sweep="default")
+    params.update(profile="smoke", seeds=[0], sweep="default", hparam_draws=1, search_seeds=[])
     (copy / "params.yaml").write_text(yaml.safe_dump(params))
-    (copy / "grid.yaml").write_text(render({f"{TASK}--erm": {"task": TASK, "method": "erm",
-                                                            "family": "noisy_labels"}}))
-    run("dvc", "init", "--no-scm", "-q", cwd=copy)
-    assert ran(run("dvc", "repro", f"train@{TASK}--erm", cwd=copy)) == {f"train@{TASK}--erm"}
+    commands = documented_commands()
+    assert commands == ["python -m benchmark grid",
+                        "python -m benchmark grid --tasks-dir full/tasks --file full/grid.yaml"], commands
+    for command in commands:  # the upstream state: ERM in both grids
+        run(*command.split()[2:], cwd=copy)
+    git("init", "-q", cwd=copy)
+    git("add", ".", cwd=copy)
+    git("commit", "-qm", "upstream", cwd=copy)
+    git("tag", "upstream", cwd=copy)
 
-    # The researcher's part: scaffold, implement, test, regenerate the grid, check.
+    # The contributor's steps.
     run("benchmark", "new-method", NAME, cwd=copy)
     (copy / "methods" / f"{NAME}.py").write_text(worked_example())
     run("pytest", "-q", "-p", "no:cacheprovider", f"tests/methods/test_{NAME}.py", cwd=copy)
-    run("benchmark", "grid", cwd=copy)
-    checked = cli("check", NAME, cwd=copy)
+    for command in commands:
+        run(*command.split()[2:], cwd=copy)
+    run("benchmark", "run", "--method", NAME, "--task", TASK, "--quiet", cwd=copy)
+    checked = cli("check", NAME, "--base", "upstream", cwd=copy, timeout=900)
     lines = report(checked.stdout)[NAME]
     assert checked.returncode == 0 and {s for s, _ in lines.values()} == {"PASS"}, checked.stdout
-    assert len(lines) == 9 and CELL in lines["grid"][1]
+    assert len(lines) == 10 and "full/grid.yaml its" in lines["grid"][1]
 
-    # After merge: only the new cell trains (then the aggregate); the leaderboard gains its rows.
-    assert ran(run("dvc", "repro", cwd=copy)) == {CELL, "aggregate"}
-    assert CELL in yaml.safe_load((copy / "dvc.lock").read_text())["stages"]
-    board = pd.read_parquet(copy / "results" / "leaderboard.parquet")
-    assert set(board.method) == {"erm", NAME}
-    assert len(board[board.method == NAME]) == len(board[board.method == "erm"]) > 0
+    changed = set(git("status", "--porcelain", "--untracked-files=all", cwd=copy).split()[1::2])
+    assert changed == {f"methods/{NAME}.py", f"tests/methods/test_{NAME}.py", "grid.yaml", "full/grid.yaml",
+                       f"results/records/{TASK}/{NAME}.json"}, changed
+    assert NAME in lines["scope"][1]
+    cell = json.loads((copy / "results" / "records" / TASK / f"{NAME}.json").read_text())
+    assert [r["status"] for r in cell["records"]] == ["ok"] and cell["method"] == NAME
+    full_cells = yaml.safe_load((copy / "full" / "grid.yaml").read_text())["cells"]
+    assert any(key.endswith(f"--{NAME}") for key in full_cells) and any(key.endswith("--erm") for key in full_cells)
 
 
 @pytest.mark.parametrize("name, words", [
