@@ -53,6 +53,7 @@ def _serve(conn, env: dict[str, str]) -> None:
 
     device = pick_device()
     prepare_process(device)
+    conn.send("ready")  # start-up (torch, the registry) is over: from now on the clock is the run's
     while True:
         job = conn.recv()
         if job is None:
@@ -72,6 +73,7 @@ class _Worker:
     process: mp.Process
     conn: object
     job: Job | None = None
+    ready: bool = False
     started: float = 0.0
     skeleton: dict = field(default_factory=dict)  # the record as the run began: family, fingerprint, hparams
 
@@ -124,11 +126,15 @@ class Pool:
         try:
             while pending or any(w.job for w in self.workers):
                 for worker in self.workers:
-                    if worker.job is None and pending:
+                    if worker.ready and worker.job is None and pending:
                         worker.job, worker.started = pending.popleft(), time.monotonic()
                         worker.conn.send(worker.job)
+                starting = [w for w in self.workers if not w.ready]
                 busy = [w for w in self.workers if w.job]
-                ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=0.25)
+                ready = wait([w.conn for w in busy + starting] + [w.process.sentinel for w in busy + starting],
+                             timeout=0.25)
+                for worker in starting:
+                    self._start_up(worker, ready)
                 for worker in busy:
                     outcome = self._collect(worker, ready)
                     if outcome is not None:
@@ -136,6 +142,18 @@ class Pool:
                         pending.extend(done(outcome) or ())
         finally:
             self.close()
+
+    def _start_up(self, worker: _Worker, ready: list) -> None:
+        """A starting worker says it is ready, or died starting: that is no run's fault, so stop the grid."""
+        if worker.conn in ready:
+            try:
+                worker.ready = worker.conn.recv() == "ready"
+                return
+            except (EOFError, OSError):
+                pass
+        if worker.process.sentinel in ready or not worker.process.is_alive():
+            raise RuntimeError(f"a training worker failed to start (exit status {worker.process.exitcode}); "
+                               "run `python -m benchmark run` on one cell to see why")
 
     def _collect(self, worker: _Worker, ready: list) -> Outcome | None:
         job, elapsed = worker.job, time.monotonic() - worker.started

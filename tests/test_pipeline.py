@@ -159,7 +159,7 @@ class Sleeps(Method):
 
 
 def test_faults_mark_only_their_own_runs_and_the_grid_completes(tmp_path):
-    copy = project(tmp_path, ["erm"], tasks=TASKS[:1], seeds="[0]", extra="limits: {run_seconds: 20}\n")
+    copy = project(tmp_path, ["erm"], tasks=TASKS[:1], seeds="[0]", extra="limits: {run_seconds: 30}\n")
     (copy / "methods" / "faults.py").write_text(FAULTS)
     regrid(copy, ["erm", "raises_at_step", "nan_at_eval", "sleeps"], TASKS[:1])
     r = cli("train", "--quiet", cwd=copy)
@@ -169,7 +169,7 @@ def test_faults_mark_only_their_own_runs_and_the_grid_completes(tmp_path):
     assert status["erm"]["status"] == "ok"
     assert "broke at step 3" in status["raises_at_step"]["error"]
     assert "non-finite" in status["nan_at_eval"]["error"]
-    assert "run time limit of 20 s" in status["sleeps"]["error"]
+    assert "run time limit of 30 s" in status["sleeps"]["error"]
     assert all(status[m]["status"] == "failed" for m in ("raises_at_step", "nan_at_eval", "sleeps"))
     agg = cli("aggregate", cwd=copy)
     assert agg.returncode == 0, agg.stderr
