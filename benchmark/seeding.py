@@ -54,8 +54,13 @@ def run_streams(seed: int, draw: int = 0) -> torch.Generator:
 
     The runner's replacement for `seed_everything(seed * 1000 + draw)`: pass the result to the
     family protocol's `run` as its `generator`."""
-    torch.manual_seed(_torch_seed(stream("init", seed, draw)))
+    torch.manual_seed(init_seed(seed, draw))
     return torch.Generator().manual_seed(_torch_seed(stream("order", seed, draw)))
+
+
+def init_seed(seed: int, draw: int = 0) -> int:
+    """The seed `run_streams` gives torch's global generator (what `torch.initial_seed()` then says)."""
+    return _torch_seed(stream("init", seed, draw))
 
 
 def child_generator(generator: torch.Generator, name: str) -> torch.Generator:
