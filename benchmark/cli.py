@@ -70,6 +70,16 @@ def cmd_train(args) -> None:
         raise SystemExit(status)
 
 
+def cmd_verify(args) -> None:
+    from benchmark.grid import load_params
+    from benchmark.verify import verify
+
+    status = verify(load_params(Path(args.params)), Path(args.grid), Path(args.records), args.cells, args.method,
+                    args.changed_since, args.stale, args.jobs)
+    if status:
+        raise SystemExit(status)
+
+
 def cmd_list(args) -> None:
     from benchmark.families import protocol
     from benchmark.registry import METHODS
@@ -179,6 +189,18 @@ def parser() -> argparse.ArgumentParser:
     trn.add_argument("--grid", default=str(ROOT / "grid.yaml"))
     trn.add_argument("--records", default=str(ROOT / "results" / "records"))
     trn.set_defaults(func=cmd_train)
+
+    ver = sub.add_parser("verify", help="re-run committed cells and compare them with their records")
+    which = ver.add_mutually_exclusive_group()
+    which.add_argument("--cells", nargs="+", metavar="TASK--METHOD", help="these cells")
+    which.add_argument("--method", help="every cell of this method")
+    which.add_argument("--changed-since", metavar="REV", help="cells whose inputs or records changed since REV")
+    ver.add_argument("--stale", action="store_true", help="only list cells whose records no longer match their code")
+    ver.add_argument("--jobs", type=int, help="worker processes (default: params.yaml jobs)")
+    ver.add_argument("--params", default=str(ROOT / "params.yaml"))
+    ver.add_argument("--grid", default=str(ROOT / "grid.yaml"))
+    ver.add_argument("--records", default=str(ROOT / "results" / "records"))
+    ver.set_defaults(func=cmd_verify)
 
     lst = sub.add_parser("list", help="methods, tasks and which method applies to which task")
     lst.set_defaults(func=cmd_list)

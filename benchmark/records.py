@@ -87,3 +87,8 @@ def clean_temporary(folder: Path) -> int:
     for tmp in stale:
         tmp.unlink(missing_ok=True)
     return len(stale)
+
+
+def plain(record: dict) -> dict:
+    """A record as JSON would give it back (metrics as dicts): what crosses between processes."""
+    return json.loads(json.dumps(record, default=_jsonable))

@@ -48,6 +48,7 @@ def _serve(conn, env: dict[str, str]) -> None:
     """A worker's life: set the environment before torch is imported, then run jobs until told to stop."""
     os.environ.update(env)
     from benchmark.errors import BenchmarkError
+    from benchmark.records import plain
     from benchmark.runner import prepare_process, run_one
     from benchmark.train import pick_device
 
@@ -61,7 +62,7 @@ def _serve(conn, env: dict[str, str]) -> None:
         try:
             started = lambda skeleton: conn.send(("started", skeleton))  # noqa: B023
             record = run_one(job.method, job.task, job.seed, job.draw, job.profile, device, job.phase, started)
-            conn.send(Outcome(job, record=record))
+            conn.send(Outcome(job, record=plain(record)))
         except BenchmarkError as exc:
             conn.send(Outcome(job, user_error=str(exc)))
         except BaseException:  # outside the method's code: an engine bug, say where
