@@ -20,10 +20,16 @@ ui.need(rs, "leaderboard")
 board = ui.board(rs)
 runs = rs.get("runs")
 
-counts = st.columns(5)
-counts[0].metric("Methods", board["method"].nunique())
-counts[1].metric("Tasks", board["task"].nunique())
-counts[2].metric("Families", board["family"].nunique())
+row = st.container(horizontal=True, gap="large")  # wraps on a phone instead of stacking five blocks
+
+
+def count(label: str, value) -> None:
+    row.metric(label, value, width=130)
+
+
+count("Methods", board["method"].nunique())
+count("Tasks", board["task"].nunique())
+count("Families", board["family"].nunique())
 if runs is not None and len(runs):
 
     def summary() -> tuple[int, int, dict]:
@@ -33,14 +39,14 @@ if runs is not None and len(runs):
         return len(per_run), int((per_run["status"] != "ok").sum()), seen
 
     n_runs, n_failed, seen = rs.derived("overview", summary)
-    counts[3].metric("Runs", f"{n_runs:,}")
-    counts[4].metric("Failed runs", n_failed)
+    count("Runs", f"{n_runs:,}")
+    count("Failed runs", n_failed)
     st.caption(
         f"Results {ui.written(rs)} from revision {seen['git_rev'] or 'unknown'} · protocol "
         f"{seen['protocol_version'] or '—'} · device {seen['device'] or '—'} · `{rs.path}`"
     )
 else:
-    counts[3].metric("Runs", "—")
+    count("Runs", "—")
     st.caption(rs.problems.get("runs", "No runs table: provenance unknown."))
 
 profile = ui.profile(rs)

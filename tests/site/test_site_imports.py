@@ -15,6 +15,8 @@ ALLOWED = {
     "io",
     "json",
     "math",
+    "statistics",
+    "subprocess",
     "os",
     "pathlib",
     "altair",
