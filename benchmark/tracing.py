@@ -247,6 +247,10 @@ def run_traced(method_cls: type, task: str, spec, hp: dict, limit: float = TIME_
     is a context manager that changes what the run's data looks like (benchmark/leaks.py)."""
     import torch
 
+    # The first optimizer imports torch's compiler stack (seconds): import it before the clock starts, so
+    # the time limit's alarm can never leave a half-imported module (sympy) behind for later runs.
+    import torch._dynamo  # noqa: F401
+
     from benchmark.families import protocol
     from benchmark.seeding import run_streams
 
