@@ -1,7 +1,7 @@
 """Forward loss correction (Patrini et al., 'Making Deep Neural Networks Robust to Label Noise: a Loss
 Correction Approach', CVPR 2017), with the noise transition matrix estimated from the network itself.
 
-Stage 1 (the first `warmup` share of the epochs): plain cross-entropy, while a per-sample buffer keeps
+Stage 1 (the first `warmup` share of the run's steps): plain cross-entropy, while a per-sample buffer keeps
 each training sample's latest softmax output. At the end of stage 1, for every class i the anchor is the
 sample whose p_i is at the 97th percentile (the paper's robust argmax), and
   T_ij = p_j(x_anchor(i))            (row i: where a clean label i lands among the noisy labels)
@@ -9,8 +9,6 @@ Stage 2: the forward-corrected loss on the noisy label y~,
   L = -log ( (T^T p(x))_{y~} )
 Evaluation uses the network's own p (the clean-label estimate).
 """
-
-import math
 
 import torch
 import torch.nn.functional as F
@@ -42,14 +40,15 @@ class ForwardCorrection(Method):
     year = 2017
     url = "https://arxiv.org/abs/1609.03683"
     families = ("noisy_labels",)
-    hparams = {"warmup": HParam(0.5, Uniform(0.2, 0.8), "share of the epochs trained plainly before T is fit")}
+    hparams = {"warmup": HParam(0.5, Uniform(0.2, 0.8), "share of the steps trained plainly before T is fit")}
     extra_cost = "a [num_train, num_classes] buffer of predictions; one estimate of T"
 
     def setup(self):
         self.probs = torch.zeros(self.ctx.num_train, self.ctx.num_classes, device=self.ctx.device)
         self.seen = torch.zeros(self.ctx.num_train, dtype=torch.bool, device=self.ctx.device)
         self.transition = None
-        self.warmup_epochs = max(1, math.floor(self.hp["warmup"] * self.ctx.epochs))
+        self.steps = 0
+        self.warmup_steps = max(1, round(self.hp["warmup"] * self.ctx.epochs * self.ctx.steps_per_epoch))
 
     def loss(self, batch, out):
         if self.transition is None:
@@ -60,6 +59,9 @@ class ForwardCorrection(Method):
         noisy = F.softmax(out.logits, dim=1) @ self.transition
         return F.nll_loss(torch.log(noisy.clamp_min(1e-12)), batch.y)
 
-    def on_epoch_end(self, epoch):
-        if self.transition is None and epoch + 1 >= self.warmup_epochs and self.seen.any():
+    def step(self, batch):
+        result = super().step(batch)
+        self.steps += 1
+        if self.transition is None and self.steps >= self.warmup_steps:
             self.transition = estimate_transition(self.probs, self.seen)
+        return result

@@ -138,11 +138,13 @@ def test_forward_correction_estimates_t_at_anchor_points_then_corrects():
                        torch.rand(100, 1).repeat(1, 2) * torch.tensor([1.0, -1.0]) + torch.tensor([0.0, 1.0])])
     noisy = clean @ t
     torch.testing.assert_close(estimate(noisy, torch.ones(200, dtype=torch.bool)), t, atol=0.02, rtol=0)
-    m = make("forward_correction", {"warmup": 0.5}, epochs=2)
+    m = make("forward_correction", {"warmup": 0.5}, epochs=2)  # 2 epochs of 2 steps: T after 2 steps
     batch = fake_batch()
     out = m.forward(batch)
     torch.testing.assert_close(m.loss(batch, out), F.cross_entropy(out.logits, batch.y))  # stage 1
-    m.on_epoch_end(0)
+    m.step(batch.subset(batch.index < 16))
+    assert m.transition is None
+    m.step(batch.subset(batch.index >= 16))
     assert m.transition is not None
     out = m.forward(batch)
     corrected = -torch.log((F.softmax(out.logits, 1) @ m.transition).gather(1, batch.y[:, None])).mean()
