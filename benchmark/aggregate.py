@@ -17,12 +17,15 @@ import pandas as pd
 from benchmark import stats
 from benchmark.errors import BenchmarkError
 from benchmark.metrics import higher_is_better
+from benchmark.record_schema import read_cell_file
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"benchmark_schema_version"
-RUN_COLUMNS = ["family", "task", "method", "seed", "hparam_draw", "selection", "scorer", "domain", "metric",
-               "value", "status", "error", "primary", "hparams", "wall_seconds", "parameters", "profile",
-               "git_rev", "protocol_version", "spec_hash", "device"]
+RUN_COLUMNS = ["family", "task", "method", "seed", "hparam_draw", "phase", "selection", "scorer", "domain",
+               "metric", "value", "status", "error", "primary", "hparams", "wall_seconds", "parameters", "profile",
+               "git_rev", "protocol_version", "spec_hash", "device", "selection_rule"]
+FINAL, SEARCH = "final", "search"
+NO_SEARCH = "defaults (no search)"
 GROUP = ["family", "task", "method", "metric", "selection", "scorer", "domain"]
 BASELINE = "erm"
 VALIDATION = "val_acc"
@@ -32,21 +35,29 @@ DRAW_RULES = (VALIDATION, ORACLE)
 """`draw_selection` values: the family's validation score (primary) or the test score (labelled oracle)."""
 RUN = ["family", "task", "method", "seed", "hparam_draw"]
 KEYS = GROUP + ["draw_selection"]
-"""Leaderboard row key. Ranks, tie groups and gains compare rows that differ only in `method`."""
+"""Leaderboard row key. Ranks, verdicts and gains compare rows that differ only in `method`."""
 COMPARE = [k for k in KEYS if k != "method"]
 LEADERBOARD_COLUMNS = KEYS + [
     "headline", "higher_is_better", "mean", "std", "n", "n_failed", "error", "ci_low", "ci_high", "rank",
-    "tie_group", "tie_p", "gain_vs_erm", "gain_ci_low", "gain_ci_high", "n_paired", "wall_seconds",
-    "search_seconds", "parameters", "hparam_draw", "hparams"]
-PROFILE_COLUMNS = ["method", "family", "primary", "normalized_gain", "ci_low", "ci_high", "n_tasks",
-                   "avg_rank"]
+    "verdict", "p_value", "p_holm", "near_best", "mde", "diff_sd", "gain_vs_erm", "gain_ci_low", "gain_ci_high",
+    "n_paired", "wall_seconds", "cost_x_erm", "search_seconds", "parameters", "hparam_draw", "hparams",
+    "selection_rule"]
+METRIC_RANGES = {"auroc": (0.0, 1.0), "aupr_in": (0.0, 1.0), "aupr_out": (0.0, 1.0), "fpr95": (0.0, 1.0),
+                 "memorization": (0.0, 1.0), "ece": (0.0, 1.0), "brier": (0.0, 2.0), "forgetting": (-1.0, 1.0),
+                 "bwt": (-1.0, 1.0), "fwt": (-1.0, 1.0)}
+"""Metrics with a bounded range (besides every `*acc`): their mean's interval stays inside it."""
+
+
+def metric_range(metric: str) -> tuple[float, float] | None:
+    return (0.0, 1.0) if metric.endswith("acc") else METRIC_RANGES.get(metric)
 
 
 def record_rows(record: dict) -> list[dict]:
     prov = record["provenance"]
     base = {
         "family": record["family"], "task": record["task"], "method": record["method"],
-        "seed": record["seed"], "hparam_draw": record["hparam_draw"], "status": record["status"],
+        "seed": record["seed"], "hparam_draw": record["hparam_draw"], "phase": record.get("phase") or FINAL,
+        "selection_rule": record.get("selection_rule") or "", "status": record["status"],
         "error": record["error"] or "",
         "primary": record["primary"], "hparams": json.dumps(record["hparams"], sort_keys=True),
         "wall_seconds": prov.get("wall_seconds"), "parameters": record["parameters"],
@@ -63,6 +74,7 @@ def record_rows(record: dict) -> list[dict]:
 def detail_rows(record: dict) -> list[dict]:
     """Per-run details (curves, accuracy matrices, ROC points) as JSON strings, one row per key."""
     keys = {k: record[k] for k in ("family", "task", "method", "seed", "hparam_draw")}
+    keys["phase"] = record.get("phase") or FINAL
     return [{**keys, "name": name, "json": json.dumps(value)} for name, value in record["details"].items()]
 
 
@@ -75,18 +87,14 @@ def load_runs(cells: dict[str, dict], records_dir: Path) -> tuple[pd.DataFrame, 
         if not path.exists():
             missing.append(str(path))
             continue
-        try:
-            payload = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise BenchmarkError(f"{path}: corrupt run record ({exc.msg} at line {exc.lineno}); "
-                                 "rerun its cell") from None
-        for record in payload["records"]:
+        records = read_cell_file(path)
+        for record in records:
             rows.extend(record_rows(record))
             details.extend(detail_rows(record))
     if missing:
         raise BenchmarkError(f"{len(missing)} declared cell(s) have no run records, e.g. {missing[0]}; "
                              "run `dvc repro` (or `python -m benchmark run`) for them")
-    detail_columns = ["family", "task", "method", "seed", "hparam_draw", "name", "json"]
+    detail_columns = ["family", "task", "method", "seed", "hparam_draw", "phase", "name", "json"]
     return pd.DataFrame(rows, columns=RUN_COLUMNS), pd.DataFrame(details, columns=detail_columns)
 
 
@@ -176,6 +184,12 @@ def _summary(ok: pd.DataFrame) -> pd.DataFrame:
     grouped = ok.groupby(KEYS, sort=True)["value"]
     board = grouped.agg(mean="mean", std="std", n="count").reset_index()  # pandas' std: ddof=1
     board["ci_low"], board["ci_high"] = stats.t_bounds(board["mean"], board["std"], board["n"])
+    for metric in board["metric"].unique():
+        bounds = metric_range(metric)
+        if bounds:  # the logit-scale interval of the range: never outside it
+            at = board["metric"] == metric
+            low, high = stats.bounded_bounds(board.loc[at, "mean"], board.loc[at, "std"], board.loc[at, "n"], *bounds)
+            board.loc[at, "ci_low"], board.loc[at, "ci_high"] = low, high
     return board
 
 
@@ -195,38 +209,79 @@ def _placeholders(table: pd.DataFrame, board: pd.DataFrame, runs: pd.DataFrame) 
     return rows.drop(columns="primary").assign(mean=np.nan, std=np.nan, n=0, ci_low=np.nan, ci_high=np.nan)
 
 
+STAT_COLUMNS = ["rank", "verdict", "p_value", "p_holm", "near_best", "mde", "diff_sd", "gain_vs_erm",
+                "gain_ci_low", "gain_ci_high", "n_paired"]
+
+
+def group_statistics(x: np.ndarray, methods: list[str], hib: bool) -> dict[str, np.ndarray]:
+    """For one comparison group (seeds × methods, NaN = no run): rank, the paired test of every
+    method against ERM with Holm over the group's methods, its verdict, near_best, the group's MDE
+    and every method's paired gain over ERM with its t-interval."""
+    k = len(methods)
+    out = {"rank": stats.ranks(pd.Series(stats.column_summary(x)[0]), hib).to_numpy(),
+           "near_best": stats.near_best(x, hib), "p_value": np.full(k, np.nan), "p_holm": np.full(k, np.nan),
+           "verdict": np.full(k, "", dtype=object), "mde": np.full(k, np.nan), "diff_sd": np.full(k, np.nan)}
+    base = x[:, [methods.index(BASELINE)]] if BASELINE in methods else np.full((len(x), 1), np.nan)
+    gain, std, n = stats.column_summary(x - base)  # paired over seeds
+    out["gain_vs_erm"], out["n_paired"] = gain, n
+    out["gain_ci_low"], out["gain_ci_high"] = stats.t_bounds(gain, std, n)
+    if BASELINE in methods:
+        erm = methods.index(BASELINE)
+        others = np.arange(k) != erm
+        p = stats.paired_pvalues(x, base)
+        p[erm] = np.nan
+        out["p_value"], out["p_holm"] = p, stats.holm(p)
+        out["verdict"] = stats.verdicts(out["p_holm"], gain, hib).astype(object)
+        out["verdict"][erm] = stats.REFERENCE
+        spread = std[others & (n >= 2)]
+        if spread.size:
+            sd = float(np.sqrt(np.mean(spread**2)))  # pooled over the group's comparisons
+            out["diff_sd"][:] = sd
+            out["mde"][:] = stats.mde(sd, int(np.isfinite(base).sum()), int(others.sum()))
+    out["near_best"] &= out["verdict"] != stats.WORSE  # worse than ERM is never "as good as the best"
+    return out
+
+
 def _comparisons(ok: pd.DataFrame) -> pd.DataFrame:
-    """Rank, tie group and paired gain over ERM for every row, within its comparison group."""
+    """The statistics of `group_statistics` for every row, within its comparison group."""
     table = ok.groupby(COMPARE + ["seed", "method"], sort=True)["value"].mean().unstack("method")
-    stat_columns = ["rank", "tie_group", "tie_p", "gain_vs_erm", "gain_ci_low", "gain_ci_high", "n_paired"]
     if table.empty:
-        return pd.DataFrame(columns=KEYS + stat_columns)
+        return pd.DataFrame(columns=KEYS + STAT_COLUMNS)
     names = [str(m) for m in table.columns]
     values = table.to_numpy(dtype=float)
     keys = table.index.droplevel("seed")
     codes = pd.factorize(keys)[0]  # groups are contiguous: the index is sorted
     starts = np.r_[0, np.flatnonzero(np.diff(codes)) + 1]
-    out = {c: [] for c in ["key", "method"] + stat_columns}
+    parts = []
     for start, end in zip(starts, np.r_[starts[1:], len(codes)], strict=True):
         x = values[start:end]
         present = np.isfinite(x).any(axis=0)
         x, methods = x[:, present], [m for m, keep in zip(names, present, strict=True) if keep]
-        hib = higher_is_better(dict(zip(COMPARE, keys[start], strict=True))["metric"])
-        group, p = stats.tie_group_array(x, methods, hib)
-        base = x[:, [methods.index(BASELINE)]] if BASELINE in methods else np.nan
-        gain, std, n = stats.column_summary(x - base)  # paired over seeds
-        low, high = stats.t_bounds(gain, std, n)
-        rank = stats.ranks(pd.Series(stats.column_summary(x)[0]), hib).to_numpy()
-        for column, v in zip(out, ([keys[start]] * len(methods), methods, rank, group, p, gain, low, high, n),
-                             strict=True):
-            out[column].extend(v)
-    frame = pd.DataFrame(out.pop("key"), columns=COMPARE).assign(**out)
-    return frame[KEYS + stat_columns]
+        key = dict(zip(COMPARE, keys[start], strict=True))
+        parts.append(pd.DataFrame({**key, "method": methods, **group_statistics(x, methods,
+                                                                                higher_is_better(key["metric"]))}))
+    return pd.concat(parts, ignore_index=True)[KEYS + STAT_COLUMNS]
+
+
+def final_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the final phase: the seeds every table reports (search runs only chose the draw)."""
+    return runs[runs["phase"] == FINAL]
+
+
+def _selection_rules(final: pd.DataFrame) -> pd.Series:
+    """Per (task, method): the rule the runner recorded, else how this table chose among the draws."""
+    cells = final.groupby(["task", "method"])
+    recorded = cells["selection_rule"].agg(lambda r: next((x for x in r if x), ""))
+    several = cells["hparam_draw"].nunique() > 1
+    fallback = np.where(several, "best mean val_acc over the reported seeds (no separate search)", NO_SEARCH)
+    return recorded.where(recorded != "", pd.Series(fallback, index=recorded.index)).rename("selection_rule")
 
 
 def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
     """Per (family, task, method, metric, selection, scorer, domain, draw_selection): the statistics
-    of the selected draw over seeds. Rule `oracle` appears only for cells with several draws."""
+    of the selected draw over the final seeds. Rule `oracle` appears only for cells whose final
+    phase holds several draws (records written before the search phase existed)."""
+    all_runs, runs = runs, final_runs(runs)
     parts = [selected_draws(runs, VALIDATION)]
     searched = runs.groupby(["task", "method"])["hparam_draw"].transform("nunique") > 1
     if searched.any():
@@ -244,58 +299,21 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
         error=("error", lambda e: next((x for x in e if x), "")),
         wall_seconds=("wall_seconds", "mean"), parameters=("parameters", "max"),
         hparam_draw=("hparam_draw", "first"), hparams=("hparams", "first")).reset_index()
-    search = run_table(runs).groupby(["task", "method"])["wall_seconds"].sum().rename("search_seconds")
+    erm_cost = costs[costs["method"] == BASELINE].set_index(["task", "draw_selection"])["wall_seconds"]
+    costs["cost_x_erm"] = costs["wall_seconds"] / erm_cost.reindex(
+        pd.MultiIndex.from_frame(costs[["task", "draw_selection"]])).to_numpy()
+    search = run_table(all_runs).groupby(["task", "method"])["wall_seconds"].sum().rename("search_seconds")
     board = board.merge(costs, on=cell, how="left").join(search, on=["task", "method"])
+    board = board.join(_selection_rules(runs), on=["task", "method"])
     board["headline"] = headline_mask(board, runs)
     board["higher_is_better"] = board["metric"].map(higher_is_better).astype(bool)
     for column in ("n", "n_failed", "n_paired"):
         board[column] = board[column].fillna(0).astype(int)
-    for column in ("rank", "tie_group"):
-        board[column] = board[column].astype("Int64")
+    board["rank"] = board["rank"].astype("Int64")
+    board["verdict"] = board["verdict"].fillna("").astype(str)
+    board["near_best"] = board["near_best"].astype("boolean").fillna(False).astype(bool)
     rule_order = lambda c: c.map(DRAW_RULES.index) if c.name == "draw_selection" else c
     return board[LEADERBOARD_COLUMNS].sort_values(KEYS, key=rule_order, ignore_index=True)
-
-
-def task_gains(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per (family, task, method), under the validation rule: the normalized gain over ERM of the
-    primary metric, g = mean_s(σ · (m_s − e_s) / |ē|), with its standard error and paired seed count."""
-    chosen = selected_draws(runs, VALIDATION)
-    scores = primary_scores(chosen).droplevel("hparam_draw")
-    rows = []
-    for (family, task), group in scores.groupby(["family", "task"]):
-        by_method = group.droplevel(["family", "task"]).unstack("method")
-        sign = 1.0 if higher_is_better(runs.loc[runs["task"] == task, "primary"].iloc[0]) else -1.0
-        erm = by_method[BASELINE] if BASELINE in by_method else pd.Series(dtype=float)
-        scale = abs(erm.mean()) if erm.notna().any() and erm.mean() != 0 else np.nan
-        for method in by_method.columns:
-            d = sign * stats.paired(by_method[method], erm) / scale
-            se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
-            rows.append({"family": family, "task": task, "method": method,
-                         "gain": d.mean() if len(d) else np.nan, "se": se, "n": len(d)})
-    return pd.DataFrame(rows, columns=["family", "task", "method", "gain", "se", "n"])
-
-
-def profile(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
-    """Per (method, family): the normalized gain over ERM averaged over the family's tasks, with a
-    Welch–Satterthwaite interval, and the average rank; family "overall" weighs families equally."""
-    gains = task_gains(runs)
-    head = board[board["headline"] & (board["draw_selection"] == VALIDATION)]
-    head = head.assign(rank=head["rank"].astype(float))
-    task_rank = head.groupby(["family", "task", "method"])["rank"].mean().rename("rank").reset_index()
-    gains = gains.merge(task_rank, on=["family", "task", "method"], how="outer")
-    primary = runs.drop_duplicates("family").set_index("family")["primary"]
-    rows = []
-    for method, mine in gains.groupby("method", sort=True):
-        valid = mine[mine["gain"].notna()]
-        weights = 1.0 / valid.groupby("family")["task"].transform("count") / max(valid["family"].nunique(), 1)
-        ranks = mine.groupby("family")["rank"].mean()
-        for family, fam in mine.groupby("family", sort=True):
-            ok = fam[fam["gain"].notna()]
-            g, low, high = stats.pooled_mean(ok["gain"], ok["se"], ok["n"])
-            rows.append([method, family, primary[family], g, low, high, len(ok), ranks[family]])
-        g, low, high = stats.pooled_mean(valid["gain"], valid["se"], valid["n"], weights)
-        rows.append([method, "overall", "", g, low, high, len(valid), ranks.mean()])
-    return pd.DataFrame(rows, columns=PROFILE_COLUMNS)
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
@@ -312,10 +330,15 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
 
 
 def aggregate(cells: dict[str, dict], records_dir: Path, out_dir: Path) -> list[Path]:
+    from benchmark.dvc_outputs import write_plots, write_summary
+    from benchmark.family_profile import profile
+
     runs, details = load_runs(cells, Path(records_dir))
     out_dir = Path(out_dir)
     board = leaderboard(runs)
-    outputs = {"runs": runs, "leaderboard": board, "profile": profile(runs, board), "details": details}
+    prof = profile(runs, board)
+    outputs = {"runs": runs, "leaderboard": board, "profile": prof, "details": details}
     for name, frame in outputs.items():
         write_parquet(frame, out_dir / f"{name}.parquet")
-    return [out_dir / f"{name}.parquet" for name in outputs]
+    paths = [out_dir / f"{name}.parquet" for name in outputs]
+    return paths + [write_summary(board, prof, out_dir)] + write_plots(details, board, out_dir)

@@ -10,6 +10,9 @@ import pandas as pd
 
 from benchmark.registry import METHODS
 
+CITATION = ("title", "authors", "venue", "url", "bibtex")
+"""Citation metadata every method class declares (benchmark/method.py); "" where one does not yet."""
+
 
 def method_catalog() -> pd.DataFrame:
     rows = []
@@ -25,6 +28,9 @@ def method_catalog() -> pd.DataFrame:
             "extra_cost": cls.extra_cost,
             "needs_domains": cls.needs_domains,
             "source_file": cls.source_file,
+            **{name: getattr(cls, name, "") or "" for name in CITATION},
+            "year": int(getattr(cls, "year", 0) or 0),
+            "uses": ",".join(getattr(cls, "uses", ()) or ()),
         })
     return pd.DataFrame(rows)
 

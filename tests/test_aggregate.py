@@ -8,16 +8,16 @@ import pytest
 
 from benchmark.aggregate import (
     LEADERBOARD_COLUMNS,
-    PROFILE_COLUMNS,
+    NO_SEARCH,
     SCHEMA_KEY,
     SCHEMA_VERSION,
     aggregate,
     choose_draws,
     leaderboard,
-    profile,
     record_rows,
 )
 from benchmark.errors import BenchmarkError
+from benchmark.family_profile import PROFILE_COLUMNS, profile
 from benchmark.grid import load_params
 from benchmark.hparams import Choice, HParam, IntUniform, LogUniform, Uniform, draw
 
@@ -27,7 +27,7 @@ def metric(name, value, selection="noisy_val", scorer="", domain=""):
 
 
 def record(task, method, seed, draw=0, test=0.8, val=0.7, status="ok", family="noisy_labels",
-           primary="test_acc", metrics=None, wall=1.0):
+           primary="test_acc", metrics=None, wall=1.0, **extra):
     if metrics is None:
         metrics = [metric("test_acc", test), metric("val_acc", val),
                    metric("memorization", 1 - test, "last_epoch"),
@@ -39,7 +39,7 @@ def record(task, method, seed, draw=0, test=0.8, val=0.7, status="ok", family="n
             "metrics": [] if failed else metrics, "details": {"curves": {"val_acc": [val]}},
             "parameters": 0 if failed else 1234, "primary": primary,
             "provenance": {"spec_hash": "abc", "device": "cpu", "wall_seconds": wall, "git_rev": "r",
-                           "protocol_version": "1"}}
+                           "protocol_version": "1"}, **extra}
 
 
 def frame(records) -> pd.DataFrame:
@@ -126,7 +126,7 @@ def test_oracle_is_its_own_labelled_rule_and_never_feeds_the_primary_ranks():
     assert oracle.loc["erm", "hparam_draw"] == 2 and oracle.loc["elr", "hparam_draw"] == 2
     alone = leaderboard(runs[runs["hparam_draw"] == 1])  # the primary rule's draws only
     assert rows(alone)["rank"].equals(primary["rank"])
-    assert rows(alone)["tie_group"].equals(primary["tie_group"])
+    assert rows(alone)["verdict"].equals(primary["verdict"])
 
 
 def test_single_draw_has_no_oracle_rows():
@@ -152,12 +152,18 @@ def test_leaderboard_has_the_documented_columns_and_statistics():
     elr = rows(board, "elr")
     assert elr["mean"] == pytest.approx(np.mean(values["elr"]))
     assert elr["std"] == pytest.approx(np.std(values["elr"], ddof=1))
-    half = 4.302653 * elr["std"] / np.sqrt(3)  # t_{2, 0.975}
-    assert (elr["ci_low"], elr["ci_high"]) == pytest.approx((elr["mean"] - half, elr["mean"] + half))
+    # accuracy lives in [0, 1]: the t-interval on the logit scale, t_{2, 0.975} = 4.302653
+    half = 4.302653 * elr["std"] / (np.sqrt(3) * 0.75 * 0.25)
+    expit = lambda z: 1 / (1 + np.exp(-z))
+    expected = (expit(np.log(3) - half), expit(np.log(3) + half))
+    assert (elr["ci_low"], elr["ci_high"]) == pytest.approx(expected)
     # paired gain: differences 0.05, 0.06, 0.04 -> a narrow interval despite the large seed spread
     assert elr["gain_vs_erm"] == pytest.approx(0.05)
     assert elr["gain_ci_low"] > 0 and elr["gain_ci_high"] - elr["gain_ci_low"] < 0.06
-    assert (elr["rank"], elr["tie_group"], elr["n"], elr["n_paired"]) == (1, 1, 3, 3)
+    assert (elr["rank"], elr["n"], elr["n_paired"]) == (1, 3, 3)
+    assert elr["p_value"] == pytest.approx(0.0131, abs=1e-4) and elr["p_holm"] == elr["p_value"]  # one comparison
+    assert elr["verdict"] == "better" and rows(board, "erm")["verdict"] == "reference"
+    assert elr["near_best"] and elr["selection_rule"] == NO_SEARCH
     assert rows(board, "erm")["gain_vs_erm"] == 0 and rows(board, "erm")["rank"] == 2
     assert elr["wall_seconds"] == 1.0 and elr["search_seconds"] == 3.0 and elr["parameters"] == 1234
     assert elr["headline"] and not rows(board, "elr", "memorization")["headline"]
@@ -171,12 +177,49 @@ def test_lower_is_better_metrics_rank_the_smallest_first():
     assert mem.loc["elr", "rank"] == 1 and mem.loc["erm", "rank"] == 2
 
 
-def test_tie_groups_in_the_leaderboard():
+def test_verdicts_near_best_mde_and_cost_in_the_leaderboard():
     rng = np.random.default_rng(1)
-    recs = [record("t", m, s, test=base + rng.normal(0, 0.002)) for s in range(4)
-            for m, base in (("erm", 0.70), ("elr", 0.80), ("gce", 0.80), ("sam", 0.60))]
-    groups = rows(leaderboard(frame(recs)))["tie_group"].to_dict()
-    assert groups == {"elr": 1, "gce": 1, "erm": 2, "sam": 3}
+    recs = [record("t", m, s, test=base + seed + rng.normal(0, 0.002), wall=wall) for s in range(6)
+            for seed in [rng.normal(0, 0.05)]
+            for m, base, wall in (("erm", 0.70, 2.0), ("elr", 0.80, 3.0), ("gce", 0.80, 2.0), ("sam", 0.60, 8.0),
+                                  ("mixup", 0.70, 2.0))]
+    board = rows(leaderboard(frame(recs)))
+    assert board["verdict"].to_dict() == {"elr": "better", "erm": "reference", "gce": "better",
+                                          "mixup": "not separable", "sam": "worse"}
+    assert board["near_best"].to_dict() == {"elr": True, "erm": False, "gce": True, "mixup": False, "sam": False}
+    assert board["cost_x_erm"].to_dict() == {"elr": 1.5, "erm": 1.0, "gce": 1.0, "mixup": 1.0, "sam": 4.0}
+    assert board["mde"].nunique() == 1 and 0 < board["mde"].iloc[0] < 0.1
+    assert (board["p_holm"].drop("erm") >= board["p_value"].drop("erm")).all()
+    assert "tie_group" not in board
+
+
+def test_a_method_worse_than_erm_is_never_near_best():
+    # with one seed nothing separates from the best, yet with 8 seeds "worse" must win over "near best"
+    rng = np.random.default_rng(3)
+    recs = [record("t", m, s, test=base + rng.normal(0, 0.001)) for s in range(8)
+            for m, base in (("erm", 0.70), ("elr", 0.71), ("sam", 0.695))]
+    board = rows(leaderboard(frame(recs)))
+    assert board.loc["sam", "verdict"] == "worse" and not board.loc["sam", "near_best"]
+
+
+def test_bounded_metrics_keep_their_intervals_in_range():
+    recs = [record("t", m, s, test=v) for m in ("erm", "elr") for s, v in enumerate([0.999, 0.97, 0.999])]
+    board = leaderboard(frame(recs))
+    acc = board[board["metric"] == "test_acc"]
+    assert (acc["ci_high"] <= 1).all() and (acc["ci_low"] >= 0).all() and (acc["ci_high"] > acc["mean"]).all()
+
+
+def test_only_final_phase_rows_reach_the_leaderboard_with_the_recorded_rule():
+    rule = "best mean val_acc over search seeds {100, 101}"
+    recs = [record("t", m, s, draw=3, test=0.7, phase="search") for m in ("erm", "elr") for s in (100, 101)]
+    recs += [record("t", m, s, draw=1, test=0.8 + 0.01 * s, phase="final", selection_rule=rule)
+             for m in ("erm", "elr") for s in range(3)]
+    runs = frame(recs)
+    assert set(runs["phase"]) == {"search", "final"}
+    board = rows(leaderboard(runs))
+    assert set(board["n"]) == {3} and set(board["hparam_draw"]) == {1} and set(board["selection_rule"]) == {rule}
+    assert board.loc["elr", "search_seconds"] == 5.0  # cost counts both phases
+    assert set(frame([record("t", "erm", 0)])["phase"]) == {"final"}  # no phase: an older record, final
 
 
 def test_failed_runs_are_counted_and_shown():
@@ -217,8 +260,8 @@ def test_ood_and_dg_headlines_pick_one_row_per_run():
     assert set(head.loc[head["task"] == "d", ["selection", "domain"]].itertuples(index=False)) == {
         ("training_domain_val", "")}
     prof = profile(frame(recs), board).set_index(["method", "family"])
-    assert prof.loc[("elr", "ood"), "normalized_gain"] == pytest.approx(0.1)
-    assert prof.loc[("elr", "domain_generalization"), "normalized_gain"] == pytest.approx(0.1)
+    assert prof.loc[("elr", "ood"), "pooled_effect"] == pytest.approx(0.1)
+    assert prof.loc[("elr", "domain_generalization"), "pooled_effect"] == pytest.approx(0.1)
 
 
 # ---------------------------------------------------------------- profile
@@ -239,7 +282,7 @@ def profile_runs():
     return frame(recs)
 
 
-def test_profile_normalized_gain_ranks_and_overall():
+def test_profile_pooled_gain_interval_and_verdict():
     runs = profile_runs()
     prof = profile(runs, leaderboard(runs))
     assert list(prof.columns) == PROFILE_COLUMNS
@@ -247,41 +290,100 @@ def test_profile_normalized_gain_ranks_and_overall():
     erm_a = runs.query("task == 'a' and method == 'erm' and metric == 'test_acc'")["value"].mean()
     erm_b = runs.query("task == 'b' and method == 'erm' and metric == 'test_acc'")["value"].mean()
     noisy = (0.07 / erm_a - 0.01 / erm_b) / 2
-    assert p.loc[("elr", "noisy_labels"), "normalized_gain"] == pytest.approx(noisy, abs=1e-9)
-    assert p.loc[("elr", "noisy_labels"), ["n_tasks", "avg_rank"]].tolist() == [2, 1.5]
+    elr = p.loc[("elr", "noisy_labels")]
+    assert elr["pooled_effect"] == pytest.approx(noisy, abs=1e-9)
+    assert elr["pooled_lo"] < elr["pooled_effect"] < elr["pooled_hi"]
+    assert (elr["n_tasks"], elr["tasks"], elr["avg_rank"]) == (2, "a,b", 1.5)
     erm_c = runs.query("task == 'c' and method == 'erm' and metric == 'forgetting'")["value"].mean()
-    assert p.loc[("elr", "continual"), "normalized_gain"] == pytest.approx(0.10 / erm_c)  # sign flipped: > 0
-    assert p.loc[("elr", "continual"), "primary"] == "forgetting"
-    overall = p.loc[("elr", "overall")]
-    assert overall["normalized_gain"] == pytest.approx((noisy + 0.10 / erm_c) / 2)  # families weigh equally
-    assert overall["ci_low"] < overall["normalized_gain"] < overall["ci_high"]
-    assert overall["n_tasks"] == 3 and overall["avg_rank"] == pytest.approx((1.5 + 1) / 2)
-    assert p.loc[("erm", "overall"), ["normalized_gain", "ci_low", "ci_high"]].tolist() == [0, 0, 0]
+    cont = p.loc[("elr", "continual")]
+    assert cont["pooled_effect"] == pytest.approx(0.10 / erm_c, rel=1e-3)  # sign flipped: lower forgetting > 0
+    assert cont["primary"] == "forgetting" and cont["verdict"] == "better" and cont["p_holm"] < 0.05
+    assert p.loc[("erm", "continual"), "verdict"] == "reference"
+    assert "overall" not in set(prof["family"])
+    again = profile(runs, leaderboard(runs))  # the bootstrap is seeded
+    assert again.equals(prof)
 
 
 # ---------------------------------------------------------------- files, params
 
-def test_aggregate_writes_every_table_with_the_schema_version(tmp_path):
+def write_cells(folder, tasks=("t",), methods=("erm", "elr"), make=None):
+    make = make or (lambda task, m: [record(task, m, s, test=0.7 + 0.1 * (m != "erm") + 0.01 * s)
+                                     for s in range(3)])
+    for task in tasks:
+        for m in methods:
+            path = folder / "records" / task / f"{m}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"task": task, "method": m, "records": make(task, m)}))
+    return {f"{t}--{m}": {"task": t, "method": m, "family": "noisy_labels"} for t in tasks for m in methods}
+
+
+def test_aggregate_writes_every_table_summary_and_plots(tmp_path):
     import pyarrow.parquet as pq
 
-    for m in ("erm", "elr"):
-        path = tmp_path / "records" / "t" / f"{m}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        records = [record("t", m, s) for s in range(2)]
-        path.write_text(json.dumps({"task": "t", "method": m, "records": records}))
-    cells = {f"t--{m}": {"task": "t", "method": m, "family": "noisy_labels"} for m in ("erm", "elr")}
+    cells = write_cells(tmp_path)
+    (tmp_path / "records" / "t" / ".elr.json.123.tmp").write_text("{half a reco")  # a killed write: ignored
     paths = aggregate(cells, tmp_path / "records", tmp_path / "out")
-    assert sorted(p.name for p in paths) == ["details.parquet", "leaderboard.parquet", "profile.parquet",
-                                             "runs.parquet"]
+    names = sorted(p.name for p in paths)
+    assert names == ["cl_accuracy.csv", "details.parquet", "leaderboard.parquet", "noisy_curves.csv",
+                     "profile.parquet", "roc.csv", "runs.parquet", "summary.json"]
     for p in paths:
-        assert pq.read_schema(p).metadata[SCHEMA_KEY] == SCHEMA_VERSION.encode()
-    assert len(pd.read_parquet(tmp_path / "out" / "profile.parquet")) == 4
+        if p.suffix == ".parquet":
+            assert pq.read_schema(p).metadata[SCHEMA_KEY] == SCHEMA_VERSION.encode()
+    assert len(pd.read_parquet(tmp_path / "out" / "profile.parquet")) == 2
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    elr = summary["noisy_labels"]["elr"]
+    assert elr["test_acc"] == pytest.approx(0.81) and elr["gain_vs_erm"] == pytest.approx(0.1 / 0.71, rel=1e-4)
+    assert elr["verdict"] == "better"  # +0.1 on every seed: every bootstrap replicate is above 0
+    assert summary["noisy_labels"]["erm"]["verdict"] == "reference"
+    curves = pd.read_csv(tmp_path / "out" / "plots" / "noisy_curves.csv")
+    assert list(curves.columns) == ["task", "method", "curve", "epoch", "value"] and len(curves) == 2
+
+
+def test_plots_hold_the_continual_matrix_and_interpolated_roc(tmp_path):
+    from benchmark.dvc_outputs import ROC_GRID, cl_accuracy, roc
+
+    def cl(task, m):
+        return [{**record(task, m, s, family="continual", primary="acc",
+                          metrics=[metric("acc", 0.5, "final"), metric("val_acc", 0.5, "seen_experiences_val")]),
+                 "details": {"acc_matrix": [[1.0, 0.0], [0.6, 0.9 + 0.01 * s]],
+                             "roc": {"msp": {"far": {"fpr": [0.0, 0.5, 1.0], "tpr": [0.0, 0.9, 1.0]}}}}}
+                for s in range(2)]
+
+    cells = write_cells(tmp_path, make=cl)
+    from benchmark.aggregate import load_runs
+
+    runs, details = load_runs(cells, tmp_path / "records")
+    board = leaderboard(runs)
+    matrix = cl_accuracy(details, board).set_index(["method", "trained_through", "evaluated_on"])["accuracy"]
+    assert matrix[("elr", 1, 1)] == pytest.approx(0.905) and len(matrix) == 8
+    curve = roc(details, board).query("method == 'erm'")
+    assert curve["fpr"].tolist() == pytest.approx(ROC_GRID.tolist())
+    assert curve.set_index("fpr")["tpr"][0.25] == pytest.approx(0.45)
+
+
+@pytest.mark.parametrize("payload, message", [
+    ([], "expected a JSON object.*got a JSON list"),
+    ({"task": "t", "method": "erm"}, "field 'records': Field required"),
+    ({"task": "t", "method": "erm", "records": [{k: v for k, v in record("t", "erm", 0).items()
+                                                  if k != "provenance"}]}, "records.0.provenance"),
+    ({"task": "t", "method": "erm", "records": [record("t", "erm", 0, phase="tuning")]}, "records.0.phase"),
+])
+def test_a_bad_record_file_is_one_error_naming_it(tmp_path, payload, message):
+    cells = write_cells(tmp_path)
+    bad = tmp_path / "records" / "t" / "erm.json"
+    bad.write_text(json.dumps(payload))
+    with pytest.raises(BenchmarkError, match=message) as info:
+        aggregate(cells, tmp_path / "records", tmp_path / "out")
+    assert str(bad) in str(info.value) and "\n" not in str(info.value)
+    bad.write_text("{not json")
+    with pytest.raises(BenchmarkError, match="corrupt run record"):
+        aggregate(cells, tmp_path / "records", tmp_path / "out")
 
 
 def test_params_sweeps(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("profile: smoke\nseeds: [0]\nhparam_draws: 1\nsweep: search\n"
-                    "sweeps:\n  search: {seeds: [0, 1, 2], hparam_draws: 8}\n")
+                    "sweeps:\n  search: {seeds: [0, 1, 2], hparam_draws: 8, search_seeds: [100, 101]}\n")
     params = load_params(path)
     assert (params.seeds, params.hparam_draws) == ([0, 1, 2], 8)
     path.write_text(path.read_text().replace("sweep: search", "sweep: default"))

@@ -59,45 +59,15 @@ def test_paired_uses_only_common_seeds_in_seed_order():
     assert stats.paired(a, b).tolist() == [1.0, 3.0]
 
 
-def test_pooled_mean_interval_covers_at_the_nominal_rate():
-    rng = np.random.default_rng(3)
-    true = np.array([0.05, -0.02, 0.10, 0.00])
-    sd = np.array([0.02, 0.08, 0.04, 0.01])
-    n = np.array([3, 5, 3, 10])
-    weights = np.array([1, 1, 2, 1])
-    target = np.sum(weights * true) / weights.sum()
-    hits = 0
-    for _ in range(1000):
-        draws = [rng.normal(t, s, k) for t, s, k in zip(true, sd, n, strict=True)]
-        g = [d.mean() for d in draws]
-        se = [d.std(ddof=1) / np.sqrt(len(d)) for d in draws]
-        _, low, high = stats.pooled_mean(g, se, n, weights)
-        hits += low <= target <= high
-    assert hits / 1000 == pytest.approx(0.95, abs=0.025)
-
-
-def test_pooled_mean_degenerate_cases():
-    assert stats.pooled_mean([0.1, 0.3], [0.0, 0.0], [3, 3]) == pytest.approx((0.2, 0.2, 0.2))
-    mean, low, high = stats.pooled_mean([0.1, 0.3], [0.01, np.nan], [3, 1])
-    assert mean == pytest.approx(0.2) and np.isnan(low) and np.isnan(high)
-    assert all(np.isnan(stats.pooled_mean([], [], [])))
-
-
-def test_holm_matches_the_step_down_definition():
-    # sorted p: 0.005, 0.01, 0.03, 0.04 -> 4*0.005, 3*0.01, 2*0.03, max(0.06, 1*0.04)
-    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert stats.holm([0.4, 0.9]) == pytest.approx([0.8, 0.9])
-    assert stats.holm([]).size == 0
-
-
 def test_paired_pvalue_is_the_paired_t_test_with_stated_degenerate_cases():
     a, b = np.array([0.8, 0.7, 0.9, 0.75]), np.array([0.78, 0.69, 0.86, 0.74])
     assert stats.paired_pvalue(a - b) == pytest.approx(sps.ttest_rel(a, b).pvalue)
     rng = np.random.default_rng(7)
     x, y = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
-    assert stats.paired_pvalues(x - y) == pytest.approx(sps.ttest_rel(x, y).pvalue)
+    assert stats.paired_pvalues(x, y) == pytest.approx(sps.ttest_rel(x, y).pvalue)
     x[0, 1] = np.nan  # that seed is not shared: column 1 is tested on the other 5
-    assert stats.paired_pvalues(x - y)[1] == pytest.approx(sps.ttest_rel(x[1:, 1], y[1:, 1]).pvalue)
+    assert stats.paired_pvalues(x, y)[1] == pytest.approx(sps.ttest_rel(x[1:, 1], y[1:, 1]).pvalue)
+    assert stats.paired_pvalues(x, y[:, [0]])[2] == pytest.approx(sps.ttest_rel(x[:, 2], y[:, 0]).pvalue)
     assert stats.paired_pvalue([0.1]) == 1.0
     assert stats.paired_pvalue([0.0, 0.0, 0.0]) == 1.0
     assert stats.paired_pvalue([0.02, 0.02, 0.02]) == 0.0
@@ -110,55 +80,89 @@ def test_ranks_follow_the_metric_direction_and_share_ties():
     assert np.isnan(stats.ranks(means, True)["d"])
 
 
-def wide(columns: dict) -> pd.DataFrame:
-    return pd.DataFrame(columns).rename_axis("seed")
+def test_holm_on_a_hand_worked_example():
+    # p = 0.01, 0.04, 0.03, 0.005 sorted: 0.005, 0.01, 0.03, 0.04
+    # -> 4 * 0.005 = 0.02; 3 * 0.01 = 0.03; 2 * 0.03 = 0.06; max(0.06, 1 * 0.04) = 0.06
+    assert stats.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.4, 0.9]) == pytest.approx([0.8, 0.9])
+    assert stats.holm([0.01, np.nan, 0.04]) == pytest.approx([0.02, np.nan, 0.04], nan_ok=True)  # NaN: not tested
+    assert stats.holm([]).size == 0
 
 
-def test_tie_groups_clear_winner():
+def test_holm_equals_statsmodels_multipletests_batched():
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.random.default_rng(0).random((4, 7)) ** 3  # few rows: multipletests runs gc.collect() per call
+    expected = np.stack([multipletests(row, method="holm")[1] for row in p])
+    assert stats.holm(p) == pytest.approx(expected)
+
+
+def test_verdicts_follow_the_metric_direction():
+    v = stats.verdicts([0.01, 0.01, 0.2, np.nan], [0.1, -0.1, 0.1, 0.0], True)
+    assert v.tolist() == ["better", "worse", "not separable", ""]
+    assert stats.verdicts([0.01], [0.1], False).tolist() == ["worse"]  # lower is better: +0.1 is worse
+
+
+def test_near_best_keeps_the_best_and_drops_the_clearly_worse():
     rng = np.random.default_rng(4)
-    seed = rng.normal(0, 0.05, 5)
-    table = wide({"win": 0.90 + seed + rng.normal(0, 0.005, 5), "b": 0.80 + seed + rng.normal(0, 0.005, 5),
-                  "c": 0.79 + seed + rng.normal(0, 0.005, 5)})
-    groups = stats.tie_groups(table, higher_is_better=True)
-    assert groups["tie_group"].tolist() == [1, 2, 2]
-    assert np.isnan(groups.loc["win", "tie_p"]) and groups.loc["c", "tie_p"] >= 0.05
+    seed = rng.normal(0, 0.05, (10, 1))
+    x = np.c_[0.90, 0.899, 0.70] + seed + rng.normal(0, 0.005, (10, 3))
+    assert stats.near_best(x, True).tolist() == [True, True, False]
+    assert stats.near_best(1 - x, False).tolist() == [True, True, False]
+    assert stats.near_best(np.c_[x[:, :2], np.full(10, np.nan)], True).tolist() == [True, True, False]
 
 
-def test_tie_groups_lower_is_better_picks_the_smallest():
-    table = wide({"a": [0.30, 0.31, 0.29], "b": [0.10, 0.12, 0.11]})
-    assert stats.tie_groups(table, higher_is_better=False)["tie_group"].to_dict() == {"a": 2, "b": 1}
+def test_power_matches_statsmodels_and_the_mde_reaches_80_percent():
+    from statsmodels.stats.power import TTestPower
+
+    for n, m in ((3, 1), (3, 30), (10, 30), (5, 8)):
+        d = stats.detectable_effect_size(n, m)
+        assert TTestPower().power(d, n, 0.05 / m) == pytest.approx(0.8, abs=1e-6)
+    assert stats.mde(0.02, 10, 30) == pytest.approx(0.02 * stats.detectable_effect_size(10, 30))
+    assert stats.mde(0.02, 10, 30) < stats.mde(0.02, 3, 30)  # more seeds, smaller MDE
+    assert np.isnan(stats.mde(0.02, 1, 30))
 
 
-def test_tie_groups_exact_tie():
-    values = [0.81, 0.77, 0.85]
-    groups = stats.tie_groups(wide({"a": values, "b": values, "c": [0.5, 0.45, 0.52]}), True)
-    assert groups["tie_group"].to_dict() == {"a": 1, "b": 1, "c": 2}
-    assert groups.loc["b", "tie_p"] == 1.0
+@pytest.mark.parametrize("n", [3, 10])
+def test_bounded_intervals_stay_in_range_and_cover(n):
+    rng = np.random.default_rng(n)
+    x = rng.beta(99, 1, size=(REPS, n))  # accuracies near 0.99: the t-interval would cross 1
+    low, high = stats.bounded_bounds(x.mean(1), x.std(1, ddof=1), np.full(REPS, n), 0.0, 1.0)
+    assert (low >= 0).all() and (high <= 1).all() and (low <= x.mean(1)).all()
+    assert np.mean((low <= 0.99) & (0.99 <= high)) >= 0.9
+    t_low, t_high = stats.t_bounds(x.mean(1), x.std(1, ddof=1), np.full(REPS, n))
+    assert (t_high > 1).any()  # the case the transform exists for
+    low, high = stats.bounded_bounds([1.0, 0.0, 0.3], [0.0, 0.0, 0.1], [3, 3, 1], 0.0, 1.0)
+    assert low[:2].tolist() == [1.0, 0.0] and high[:2].tolist() == [1.0, 0.0] and np.isnan(low[2])
+    low, high = stats.bounded_bounds([0.95], [0.1], [3], -1.0, 1.0)  # forgetting: range [-1, 1]
+    assert -1 <= low[0] < 0.95 < high[0] <= 1
 
 
-def test_tie_groups_noise_only_rarely_separates_anyone():
-    """All methods share one distribution: a method outside group 1 is a false separation."""
+def test_hierarchical_bootstrap_is_seeded_and_centred():
     rng = np.random.default_rng(5)
-    reps, separated = 300, 0
-    for _ in range(reps):
-        x = rng.normal(0.7, 0.02, (5, 4)) + rng.normal(0, 0.05, (5, 1))
-        groups = stats.tie_groups(wide({m: x[:, i] for i, m in enumerate("abcd")}), True)
-        separated += (groups["tie_group"] > 1).any()
-    # measured 8.5% over 1000 repetitions: the leader is the best of 4 by chance, so the rate
-    # exceeds alpha somewhat (docs/stats.md); without any correction it would be far higher
-    assert separated / reps <= 0.12
+    erm = 0.7 + rng.normal(0, 0.01, (4, 3))
+    method = erm + 0.07  # +10% of ERM on every task and seed
+    draws = stats.hierarchical_bootstrap(method, erm, 1.0, np.random.default_rng(0), 500)
+    again = stats.hierarchical_bootstrap(method, erm, 1.0, np.random.default_rng(0), 500)
+    assert np.array_equal(draws, again) and draws.shape == (500,)
+    low, high, p = stats.bootstrap_summary(0.1, draws, 4)
+    assert low < 0.1 < high and p == pytest.approx(2 / 501)
+    method[0, 2] = np.nan  # a missing pair is skipped, never a NaN replicate
+    assert np.isfinite(stats.hierarchical_bootstrap(method, erm, 1.0, rng, 200)).all()
 
 
-def test_tie_groups_form_further_groups_around_each_remaining_best():
-    rng = np.random.default_rng(6)
-    noise = lambda: rng.normal(0, 0.002, 4)
-    table = wide({"a": 0.9 + noise(), "b": 0.9 + noise(), "c": 0.7 + noise(), "d": 0.5 + noise(),
-                  "e": [np.nan] * 4})
-    groups = stats.tie_groups(table, True)["tie_group"]
-    assert groups[["a", "b", "c", "d"]].tolist() == [1, 1, 2, 3]
-    assert groups.isna()["e"]
+def test_adjusted_tests_hold_the_family_wise_error_under_the_null_and_have_power():
+    """All methods equal to ERM: each adjusted test declares something in at most ~5% of simulated
+    tasks / families (binomial SE at 0.05: 0.005 for 2000 tasks, 0.015 for 200 families);
+    a planted effect of the task's MDE is found about 80% of the time."""
+    from benchmark import simulation
 
-
-def test_tie_groups_with_one_seed_cannot_separate():
-    groups = stats.tie_groups(wide({"a": [0.9], "b": [0.1]}), True)
-    assert groups["tie_group"].tolist() == [1, 1]
+    rng = np.random.default_rng(11)
+    null = simulation.task_tests(rng, 2000, 10, 5)
+    assert null["vs_erm"] <= 0.065 and null["near_best"] <= 0.065
+    effect = stats.mde(simulation.NOISE_SD * np.sqrt(2), 5, 10)
+    planted = simulation.task_tests(rng, 2000, 10, 5, effect=effect)
+    assert 0.7 <= planted["power_vs_erm"] <= 0.95
+    family = simulation.pooled_tests(rng, 200, 4, 3, 3, replicates=300)
+    assert family["fwer"] <= 0.09
+    assert simulation.pooled_tests(rng, 100, 4, 3, 10, effect=0.02, replicates=300)["power"] >= 0.5
