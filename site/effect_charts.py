@@ -128,7 +128,9 @@ def cost_scatter(points: pd.DataFrame, title: str = "") -> alt.Chart:
             alt.Tooltip("verdict_label:N", title="vs ERM"),
         ],
     )
-    names = base.mark_text(align="left", dx=7, fontSize=10).encode(x=x, y="effect:Q", text="method:N")
+    # names only where the verdict is not 'not separable': the crowd around ERM has tooltips instead
+    named = base.transform_filter(alt.datum.verdict_label != verdicts.label("not separable"))
+    names = named.mark_text(align="left", dx=7, fontSize=10).encode(x=x, y="effect:Q", text="method:N")
     zero = (
         alt.Chart(pd.DataFrame({"y": [0]})).mark_rule(color=charts.REFERENCE_COLOR, strokeDash=[4, 4]).encode(y="y:Q")
     )

@@ -133,7 +133,9 @@ def note_verdicts(rows: pd.DataFrame) -> None:
 
 def leaderboard_table(rows: pd.DataFrame) -> None:
     """The ranked table of one task: verdict first, ERM highlighted."""
-    st.dataframe(tables.highlight_erm(tables.display(rows)), hide_index=True, column_config=fmt_columns())
+    st.dataframe(  # every row, so ERM is always in view
+        tables.highlight_erm(tables.display(rows)), hide_index=True, column_config=fmt_columns(), height="content"
+    )
 
 
 def multiselect_all(label: str, options: list, key: str, help: str | None = None) -> list:

@@ -103,7 +103,7 @@ if len(special):
 st.header("Top methods per family")
 st.caption("Sorted by verdict (better than ERM first), then pooled effect. ERM itself is the reference.")
 names = [f for f in families if f in tables.FAMILIES] or families
-cols = st.columns(min(4, max(1, len(names))))
+cols = st.columns(min(2, max(1, len(names))))  # two per row: room for the effect and its CI
 for i, family in enumerate(names):
     part = profile[(profile["family"] == family) & profile["effect"].notna()]
     part = part[part["method"] != verdicts.BASELINE]
