@@ -42,7 +42,7 @@ def _module_file(name: str) -> Path | None:
 def _imports(path: Path) -> set[Path]:
     """Repository files a module imports statically (absolute and relative imports)."""
     tree = ast.parse(path.read_bytes(), filename=str(path))
-    package = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts) if path.is_relative_to(ROOT) else ""
     if path.name != "__init__.py":
         package = package.rpartition(".")[0]
     found = set()
@@ -101,9 +101,11 @@ def _file_hash(path: Path) -> str:
 
 
 def method_files(method_file: Path) -> tuple[str, ...]:
-    """The method's own file and the other method files it imports (engine files are counted apart)."""
-    files = closure(method_file)
-    return tuple(sorted(str(p.relative_to(ROOT)) for p in files if p.is_relative_to(METHODS_DIR.resolve())))
+    """The method's own file and every repository file it imports (other methods, engine helpers such as
+    benchmark/memory.py that only some methods use)."""
+    own = Path(method_file).resolve()
+    files = closure(own) | {own}
+    return tuple(sorted(str(p.relative_to(ROOT)) if p.is_relative_to(ROOT) else str(p) for p in files))
 
 
 def cell_fingerprint(method_file: Path, family: str, task_file: Path, settings: dict) -> str:

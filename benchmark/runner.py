@@ -7,6 +7,7 @@ runs in worker processes (benchmark/scheduler.py, benchmark/workers.py), each ca
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
 import subprocess
@@ -86,8 +87,8 @@ def run_settings(profile: str) -> dict:
 
 
 def fingerprint_of(method_name: str, task_name: str, family: str, profile: str) -> str:
-    return cell_fingerprint(ROOT / METHODS.get(method_name).source_file, family, task_path(task_name),
-                            run_settings(profile))
+    source = Path(inspect.getfile(METHODS.get(method_name)))  # the file that defines the method's class
+    return cell_fingerprint(source, family, task_path(task_name), run_settings(profile))
 
 
 def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile: str = "default",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from benchmark import ROOT
 
-PROJECT_FILES = ["benchmark", "methods", "tasks", "params.yaml", "grid.yaml", "dvc.yaml", ".dvcignore", "pyproject.toml"]
+PROJECT_FILES = ["benchmark", "methods", "tasks", "params.yaml", "grid.yaml", "dvc.yaml", ".dvcignore",
+                 "pyproject.toml"]
 
 
 def cli(*args: str, cwd: Path = ROOT, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

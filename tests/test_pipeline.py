@@ -96,14 +96,16 @@ def test_a_killed_grid_resumes_with_only_the_missing_runs_and_the_same_results(t
     records = copy / "results" / "records"
     proc = subprocess.Popen([sys.executable, "-m", "benchmark", "train", "--quiet"], cwd=copy,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    records.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and proc.poll() is None:
-        done = sum(len(json.loads(p.read_text())["records"]) for p in records.rglob("*.json")) if records.exists() else 0
+        done = sum(len(json.loads(p.read_text())["records"]) for p in records.rglob("*.json"))
         if done >= 3:
             break
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)  # the scheduler and its workers, mid-grid
     proc.wait()
+    (records / TASKS[0]).mkdir(parents=True, exist_ok=True)
     (records / TASKS[0] / ".erm.json.999999.tmp").write_text("{half a file")  # what a killed writer leaves
 
     resumed = cli("train", "--quiet", cwd=copy)
