@@ -171,6 +171,7 @@ def train(params: Params, grid: Path, records: Path, jobs: int | None = None, dr
     by_key = {c.key: c for c in todo.values()}
     lost: list[str] = []
     failed: list[str] = []
+    finished = dict.fromkeys(todo, False)
     from tqdm import tqdm
 
     bar = tqdm(total=total, unit="run", desc="grid", disable=not progress or None, smoothing=0.05,
@@ -181,6 +182,8 @@ def train(params: Params, grid: Path, records: Path, jobs: int | None = None, dr
             raise BenchmarkError(outcome.user_error)
         cell = by_key[f"{outcome.job.task}--{outcome.job.method}"]
         bar.update(1)
+        finished[cell.key] = plan.outstanding(cell) <= 1 and not outcome.lost
+        bar.set_postfix_str(f"{sum(finished.values())}/{len(todo)} cells", refresh=False)
         if outcome.lost:
             lost.append(f"{outcome.job.describe()}: {outcome.lost}")
             return []

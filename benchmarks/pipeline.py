@@ -75,6 +75,8 @@ def cmd_synthetic(args) -> None:
             path = copy / "results" / "records" / cell["task"] / f"{cell['method']}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps({"task": cell["task"], "method": cell["method"], "records": []}))
+        for name in ("runs", "leaderboard", "profile", "details", "methods"):  # stand-in aggregate outputs
+            (copy / "results" / f"{name}.parquet").write_bytes(b"")
         subprocess.run([*DVC, "init", "--no-scm", "-q"], cwd=copy, check=True)
         # Record the stages as run (the stand-in records are the outputs) without training anything.
         subprocess.run([*DVC, "commit", "-f", "-q"], cwd=copy, check=True, capture_output=True)
