@@ -235,7 +235,7 @@ def group_statistics(x: np.ndarray, methods: list[str], hib: bool) -> dict[str, 
         out["verdict"][erm] = stats.REFERENCE
         spread = std[others & (n >= 2)]
         if spread.size:
-            sd = float(np.sqrt(np.mean(spread**2)))  # pooled over the group's comparisons
+            sd = float(np.median(spread))  # a typical comparison's: one erratic method does not set it
             out["diff_sd"][:] = sd
             out["mde"][:] = stats.mde(sd, int(np.isfinite(base).sum()), int(others.sum()))
     out["near_best"] &= out["verdict"] != stats.WORSE  # worse than ERM is never "as good as the best"

@@ -77,9 +77,9 @@ def render(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
         return frame.to_csv(index=False)
     if fmt == "md":
-        return frame.to_markdown(index=False) + "\n"
+        return frame.to_markdown(index=False, disable_numparse=True) + "\n"  # keep "+0.050" as written
     return tabulate(frame.to_numpy(), headers=[c.replace("_", r"\_") for c in frame.columns],
-                    tablefmt="latex_booktabs") + "\n"
+                    tablefmt="latex_booktabs", disable_numparse=True) + "\n"
 
 
 def export(results: Path, fmt: str, family: str | None = None, metric: str | None = None,
