@@ -70,6 +70,15 @@ def cmd_train(args) -> None:
         raise SystemExit(status)
 
 
+def cmd_calibrate(args) -> None:
+    from benchmark.calibrate import main as calibrate
+
+    _tasks_dir(args)
+    status = calibrate(args.tasks, args.seeds, Path(args.records) if args.records else None)
+    if status:
+        raise SystemExit(status)
+
+
 def cmd_verify(args) -> None:
     from benchmark.grid import load_params
     from benchmark.verify import verify
@@ -231,6 +240,13 @@ def parser() -> argparse.ArgumentParser:
     new = sub.add_parser("new-method", help="write methods/NAME.py and its test from a commented template")
     new.add_argument("name", help="lowercase letters, digits and underscores, e.g. logit_squeezing")
     new.set_defaults(func=cmd_new_method)
+
+    cal = sub.add_parser("calibrate", help="ERM's trouble measures per task against thresholds, and its cost")
+    cal.add_argument("--tasks", nargs="*", help="these tasks only (default: every task)")
+    cal.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default 5)")
+    cal.add_argument("--records", help="read ERM records from this folder instead of training")
+    cal.add_argument("--tasks-dir", help="where the task files are (default tasks/ or $BENCHMARK_TASKS_DIR)")
+    cal.set_defaults(func=cmd_calibrate)
 
     chk = sub.add_parser("check", help="verify methods by re-running them, one line per check")
     chk.add_argument("names", nargs="+", metavar="NAME", help="method name(s)")
