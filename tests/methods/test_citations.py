@@ -77,6 +77,7 @@ def test_generated_entries_follow_the_venue():
 
 def test_memory_and_second_network_are_declared_where_used():
     # methods that keep training samples or a second model say so, for the site to flag them
-    for name, use in [("replay", "memory"), ("agem", "memory"), ("coteaching", "second_network"),
-                      ("lwf", "second_network"), ("outlier_exposure", "extra_data")]:
+    for name, use in [("replay", "memory"), ("agem", "memory"), ("der", "memory"), ("gdumb", "memory"),
+                      ("coteaching", "second_network"), ("lwf", "second_network"),
+                      ("rehearsal_free", "second_network")]:
         assert use in METHODS.get(name).uses, name
