@@ -23,7 +23,7 @@ SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"benchmark_schema_version"
 RUN_COLUMNS = ["family", "task", "method", "seed", "hparam_draw", "phase", "selection", "scorer", "domain",
                "metric", "value", "status", "error", "primary", "hparams", "wall_seconds", "parameters", "profile",
-               "git_rev", "protocol_version", "spec_hash", "device", "selection_rule"]
+               "git_rev", "protocol_version", "spec_hash", "device", "selection_rule", "finished"]
 FINAL, SEARCH = "final", "search"
 NO_SEARCH = "defaults (no search)"
 GROUP = ["family", "task", "method", "metric", "selection", "scorer", "domain"]
@@ -61,7 +61,7 @@ def record_rows(record: dict) -> list[dict]:
         "error": record["error"] or "",
         "primary": record["primary"], "hparams": json.dumps(record["hparams"], sort_keys=True),
         "wall_seconds": prov.get("wall_seconds"), "parameters": record["parameters"],
-        "profile": record["profile"], "git_rev": prov.get("git_rev") or "",
+        "profile": record["profile"], "git_rev": prov.get("git_rev") or "", "finished": prov.get("finished") or "",
         "protocol_version": prov.get("protocol_version", ""), "spec_hash": prov.get("spec_hash", ""),
         "device": prov.get("device", ""),
     }
@@ -316,12 +316,13 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
     return board[LEADERBOARD_COLUMNS].sort_values(KEYS, key=rule_order, ignore_index=True)
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> None:
+def write_parquet(df: pd.DataFrame, path: Path, extra: dict[str, str] | None = None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(df, preserve_index=False)
-    metadata = {**(table.schema.metadata or {}), SCHEMA_KEY: SCHEMA_VERSION.encode()}
+    metadata = {**(table.schema.metadata or {}), SCHEMA_KEY: SCHEMA_VERSION.encode(),
+                **{k.encode(): v.encode() for k, v in (extra or {}).items()}}
     table = table.replace_schema_metadata(metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -338,7 +339,10 @@ def aggregate(cells: dict[str, dict], records_dir: Path, out_dir: Path) -> list[
     board = leaderboard(runs)
     prof = profile(runs, board)
     outputs = {"runs": runs, "leaderboard": board, "profile": prof, "details": details}
+    # When the results were made and from which revision: read from the records, never from file times.
+    stamp = {"benchmark_written": max(runs["finished"], default="") if len(runs) else "",
+             "benchmark_git_rev": runs["git_rev"].mode().iloc[0] if len(runs) and runs["git_rev"].any() else ""}
     for name, frame in outputs.items():
-        write_parquet(frame, out_dir / f"{name}.parquet")
+        write_parquet(frame, out_dir / f"{name}.parquet", stamp)
     paths = [out_dir / f"{name}.parquet" for name in outputs]
     return paths + [write_summary(board, prof, out_dir)] + write_plots(details, board, out_dir)

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 import traceback
+from datetime import UTC, datetime
 from functools import cache
 from importlib import metadata
 from pathlib import Path
@@ -128,6 +129,7 @@ def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile:
         record.update(status="failed",
                       error=f"{type(exc).__name__}: {exc} (at {Path(frame.filename).name}:{frame.lineno})")
     record["provenance"]["wall_seconds"] = time.perf_counter() - start
+    record["provenance"]["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     record["provenance"].update(provenance())
     return record
 
