@@ -17,7 +17,7 @@ The measures are pure functions of run records (tested on hand-made ones); `main
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +108,7 @@ def train_records(task: str, seeds: int, profile: str) -> list[dict]:
         start = time.process_time()
         record = run_one("erm", task, seed, profile=profile)
         record["provenance"]["cpu_seconds"] = time.process_time() - start
-        records.append(record)
+        records.append(record | {"metrics": [asdict(m) for m in record["metrics"]]})  # as a record file holds them
     return records
 
 
@@ -124,17 +124,17 @@ def read_records(task: str, directory: Path, seeds: int) -> list[dict]:
     return records
 
 
+def task_lines(task: str, checks: list[Check], cost_per_run: float, seeds: int) -> list[str]:
+    return [f"{task:28} {c.measure:30} {c.value:7.3f} {c.wanted:14} {'ok' if c.ok else 'MISS':4}"
+            f"  (ERM, {seeds} seeds, {cost_per_run:.2f} s/run)" for c in checks]
+
+
 def report(checks: dict[str, list[Check]], costs: dict[str, float], seeds: dict[str, int]) -> tuple[str, bool]:
-    lines, all_ok = [], True
-    for task, task_checks in checks.items():
-        for c in task_checks:
-            all_ok &= c.ok
-            lines.append(f"{task:28} {c.measure:30} {c.value:7.3f} {c.wanted:16} {'ok' if c.ok else 'MISS'}"
-                         f"   (ERM, {seeds[task]} seeds, {costs[task]:.2f} s/run)")
-    for c in budget(costs):
-        all_ok &= c.ok
-        lines.append(f"{'(all tasks)':28} {c.measure:30} {c.value:7.3f} {c.wanted:16} {'ok' if c.ok else 'MISS'}")
-    return "\n".join(lines), all_ok
+    lines = [line for task in checks for line in task_lines(task, checks[task], costs[task], seeds[task])]
+    totals = budget(costs)
+    lines += [f"{'(all tasks)':28} {c.measure:45} {c.value:7.3f} {c.wanted:14} {'ok' if c.ok else 'MISS'}"
+              for c in totals]
+    return "\n".join(lines), all(c.ok for c in [*totals, *(c for cs in checks.values() for c in cs)])
 
 
 def main(tasks: list[str] | None, seeds: int, records_dir: Path | None, profile: str = "default") -> int:
@@ -154,7 +154,7 @@ def main(tasks: list[str] | None, seeds: int, records_dir: Path | None, profile:
         checks[task] = trouble(records)
         costs[task] = float(np.mean([cost(r) for r in records]))
         counts[task] = len(records)
-        print(f"{task}: done", flush=True)
+        print("\n".join(task_lines(task, checks[task], costs[task], counts[task])), flush=True)
     text, all_ok = report(checks, costs, counts)
-    print(text)
+    print("\n" + text)
     return 0 if all_ok else 1
