@@ -19,7 +19,7 @@ from benchmark.method import Method
 from benchmark.tracing import Trace, holds, run_traced
 from tests.helpers import cli
 
-TASK = "noisy_digits_asym40"
+TASK = "noisy_digits_asym40_per_class"
 HEADER = "from benchmark.hparams import HParam, Uniform\nfrom benchmark.method import Method\n" \
          "from benchmark.registry import register_method\n"
 
