@@ -8,8 +8,8 @@ from torch import nn
 from benchmark.errors import BenchmarkError
 from benchmark.families import protocol
 from benchmark.models import build_model, seed_everything
-from benchmark.runner import run_one  # noqa: F401  (imports the registry the protocols need)
 from benchmark.registry import METHODS
+from benchmark.runner import run_one  # noqa: F401  (imports the registry the protocols need)
 from benchmark.tasks import load_task
 
 
