@@ -16,7 +16,7 @@ import pandas as pd
 
 from benchmark import stats
 from benchmark.errors import BenchmarkError
-from benchmark.metrics import higher_is_better
+from benchmark.metrics import DIAGNOSTICS, higher_is_better
 from benchmark.record_schema import read_cell_file
 
 SCHEMA_VERSION = "1"
@@ -291,7 +291,8 @@ def leaderboard(runs: pd.DataFrame) -> pd.DataFrame:
     table = chosen.drop_duplicates(RUN + ["draw_selection"])
     board = _summary(ok)
     board = pd.concat([board, _placeholders(table, board, runs)], ignore_index=True)
-    board = board.merge(_comparisons(ok), on=KEYS, how="left")
+    # Diagnostics (sharpness, effective rank, spectral norms) are columns to read, never ranked or judged.
+    board = board.merge(_comparisons(ok[~ok["metric"].isin(DIAGNOSTICS)]), on=KEYS, how="left")
 
     cell = ["task", "method", "draw_selection"]
     costs = table.sort_values("seed").groupby(cell).agg(

@@ -393,3 +393,17 @@ def test_params_sweeps(tmp_path):
         load_params(path)
     shipped = load_params().sweeps["search"]
     assert shipped.hparam_draws == 8 and len(shipped.seeds) == 3
+
+
+
+def test_diagnostics_are_columns_never_ranked_or_judged():
+    recs = []
+    for m, shift in (("erm", 0.0), ("sharp", 5.0)):
+        for seed in range(4):
+            base = [metric("test_acc", 0.8 + 0.01 * seed), metric("val_acc", 0.7)]
+            recs.append(record("t", m, seed, metrics=base + [metric("hessian_top_eig", 10 + shift + seed, "last")]))
+    board = leaderboard(frame(recs))
+    diag = board[board.metric == "hessian_top_eig"]
+    assert set(diag.method) == {"erm", "sharp"} and diag["mean"].notna().all()
+    assert (diag["verdict"] == "").all() and diag["rank"].isna().all() and not diag["near_best"].any()
+    assert (board[(board.metric == "test_acc") & (board.method == "sharp")]["verdict"] != "").all()
