@@ -120,6 +120,8 @@ def test_construction_hooks(kind):
     train(Configured)
     m = holder["m"]
     if kind == "model":
-        assert m.model.feature_dim == 16  # cnn2d's features are 2 * width
+        # the width the method asked for, not the task's: an MLP's features are its width, a 2-D CNN's twice it
+        assert m.model.feature_dim == {"mlp": 8, "cnn2d": 16}[SPEC.model.name]
+        assert SPEC.model.options.get("width") != 8
     else:
         assert math.isclose(m.optimizer.param_groups[0]["lr"], 0.5)

@@ -36,12 +36,12 @@ def test_metrics_show_lists_every_family():
     dvc("metrics", "diff", "HEAD")
 
 
-def test_plots_show_renders_each_plot(tmp_path):
-    out = json.loads(dvc("plots", "show", "--json", "--split"))
+def test_plots_show_renders_each_plot():
+    out = json.loads(dvc("plots", "show", "--json", "--split"))["data"]
     assert {"results/plots/noisy_curves.csv", "results/plots/roc.csv", "results/plots/cl_accuracy.csv"} <= set(out)
 
 
 def test_exp_show_has_metric_columns():
-    rows = json.loads(dvc("exp", "show", "--json", "--no-fetch"))
-    workspace = rows[0]["experiments"] if isinstance(rows, list) else rows
-    assert "summary.json" in json.dumps(workspace)
+    workspace = json.loads(dvc("exp", "show", "--json", "--no-fetch"))[0]
+    assert workspace["rev"] == "workspace"
+    assert set(workspace["data"]["metrics"]["results/summary.json"]["data"]) == set(FAMILIES)

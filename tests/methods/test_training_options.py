@@ -92,7 +92,8 @@ def test_one_cycle_rises_to_the_task_lr_then_anneals():
 
 
 def test_a_method_declares_options_through_its_own_hooks():
-    for name, check in [("batch_norm", lambda m: any(isinstance(x, nn.BatchNorm2d) for x in m.model.modules())),
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d)
+    for name, check in [("batch_norm", lambda m: any(isinstance(x, norms) for x in m.model.modules())),
                         ("grad_clip", lambda m: bool(m.optimizer._optimizer_step_pre_hooks)),
                         ("one_cycle", lambda m: hasattr(m.optimizer, "scheduler"))]:
         assert check(make_method(name)), name
