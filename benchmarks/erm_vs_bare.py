@@ -4,7 +4,8 @@ Engine: `python -m benchmark train` on a one-cell grid (ERM on --task, --seeds s
 pipeline runs. Bare: a fresh Python process with a fast hand-written loop that computes the same headline
 metrics on the same data (split, label noise, model): fused Adam, no host sync inside an epoch, validation
 every epoch, the test set evaluated only where a metric needs it (the epoch validation picks, the last one).
-Both sides one thread. Target: engine / bare <= 1.10. Prints both times and the ratio (median of --repeats).
+Both sides one thread and the same pinned kernel path.
+Target: engine / bare <= 1.10. Prints both times and the ratio (median of --repeats).
 
     python benchmarks/erm_vs_bare.py [--task noisy_digits_sym40] [--seeds 10] [--repeats 3]
 """
@@ -20,6 +21,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from benchmark.kernel import worker_env  # noqa: E402  (the same pinned kernel path on both sides)
 
 BARE = r'''
 import sys, time
@@ -84,7 +87,7 @@ def engine(task: str, seeds: int, work: Path) -> float:
 def bare(task: str, seeds: int) -> float:
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", BARE, task, str(seeds)], cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
-                   env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
+                   env={**worker_env(), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})  # the workers' kernels
     return time.perf_counter() - start
 
 
