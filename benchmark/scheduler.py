@@ -24,7 +24,7 @@ from benchmark import ROOT
 from benchmark.errors import BenchmarkError
 from benchmark.fingerprint import cell_fingerprint
 from benchmark.grid import Params, read_cells
-from benchmark.kernel import in_effect, worker_env
+from benchmark.kernel import PINNED, worker_env
 from benchmark.records import clean_temporary, read_cell, run_key, write_cell
 from benchmark.tasks import task_path
 from benchmark.workers import Job, Outcome, Pool
@@ -127,13 +127,8 @@ def load_cells(cells: dict[str, dict], records: Path, profile: str) -> dict[str,
 
 def in_effect_for_workers() -> dict:
     """The kernel settings the workers will run with (what their records' fingerprints will say)."""
-    saved = dict(os.environ)
-    try:
-        os.environ.update(worker_env())
-        return in_effect()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    env = {**os.environ, **worker_env()}
+    return {k: env[k] for k in PINNED if k in env}
 
 
 def save(cell: Cell, plan: Plan) -> None:
