@@ -28,6 +28,7 @@ class Sweep(BaseModel):
     seeds: list[NonNegativeInt] = Field(min_length=1)
     hparam_draws: int = Field(ge=1)
     search_seeds: list[NonNegativeInt] = Field(default_factory=list)
+    search_keep: NonNegativeInt = 0
 
 
 class Limits(BaseModel):
@@ -41,7 +42,9 @@ class Limits(BaseModel):
 class Params(BaseModel):
     """params.yaml: the knobs of the whole grid. `seeds` are the final seeds every reported number comes
     from; with `hparam_draws` > 1 each cell first searches that many draws on `search_seeds` (disjoint from
-    `seeds`). `sweep` names an entry of `sweeps` whose seeds and hparam_draws replace the top-level ones.
+    `seeds`); `search_keep` > 0 makes it successive halving: only that many draws of the first search seed go
+    on to the others (benchmark/scheduler.py Plan). `sweep` names an entry of `sweeps` whose seeds,
+    hparam_draws, search_seeds and search_keep replace the top-level ones.
     `jobs`: worker processes (0 = one per CPU core; BENCHMARK_JOBS overrides)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -49,6 +52,7 @@ class Params(BaseModel):
     seeds: list[NonNegativeInt] = Field(min_length=1)
     hparam_draws: int = Field(default=1, ge=1)
     search_seeds: list[NonNegativeInt] = Field(default_factory=list)
+    search_keep: NonNegativeInt = 0
     sweep: str = "default"
     sweeps: dict[str, Sweep] = Field(default_factory=dict)
     jobs: NonNegativeInt = 0
@@ -68,7 +72,8 @@ def load_params(path: Path = PARAMS_FILE) -> Params:
     if params.sweep in params.sweeps:
         chosen = params.sweeps[params.sweep]
         params = params.model_copy(update={"seeds": chosen.seeds, "hparam_draws": chosen.hparam_draws,
-                                           "search_seeds": chosen.search_seeds})
+                                           "search_seeds": chosen.search_seeds,
+                                           "search_keep": chosen.search_keep})
     elif params.sweep != "default":
         raise BenchmarkError(f"{path.name}: field 'sweep' = {params.sweep!r}: expected default or one of "
                              f"{', '.join(params.sweeps) or '(no sweeps declared)'}")

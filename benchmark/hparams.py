@@ -3,6 +3,10 @@
 Draw 0 is the defaults. Draw k > 0 samples every hyperparameter from its own
 generator, seeded by a hash of (k, hyperparameter name), so adding a
 hyperparameter to a method never changes the values drawn for the others.
+
+Every method, ERM included, is also searched over the shared training knobs (TRAINING_KNOBS): drawn the
+same way, so draw k gives every method of a task the same learning rate and weight decay, and a tuned
+method is compared with an ERM tuned over the same knobs.
 """
 
 from __future__ import annotations
@@ -103,3 +107,24 @@ def draw(hparams: dict[str, HParam], k: int) -> dict[str, Any]:
     if k == 0:
         return {name: hp.default for name, hp in hparams.items()}
     return {name: hp.space.sample(_rng(k, name)) for name, hp in hparams.items()}
+
+
+TRAINING_KNOBS: dict[str, HParam] = {
+    # DomainBed searches the learning rate over 10^U(-5, -3.5) around its 5e-5 default: a factor of ~3 each
+    # way. Here the factor multiplies the task's own rate, so each task keeps its calibrated scale.
+    "lr_scale": HParam(1.0, LogUniform(-0.5, 0.5), "factor on the task's learning rate"),
+    "weight_decay": HParam(None, Choice(0.0, 1e-5, 1e-4, 1e-3), "the optimizer's weight decay (default: the task's)"),
+}
+
+
+def training_knobs(k: int, train) -> dict[str, Any]:
+    """The k-th draw of the shared training knobs for a task's `train` section (draw 0: its own settings)."""
+    knobs = draw(TRAINING_KNOBS, k)
+    if knobs["weight_decay"] is None:
+        knobs["weight_decay"] = train.weight_decay
+    return knobs
+
+
+def with_knobs(train, knobs: dict[str, Any]):
+    """A task's `train` section with the knobs applied: the learning rate scaled, the weight decay set."""
+    return train.model_copy(update={"lr": train.lr * knobs["lr_scale"], "weight_decay": knobs["weight_decay"]})

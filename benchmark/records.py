@@ -32,6 +32,13 @@ class Result:
     parameters: int = 0
 
 
+def search_result(val_acc: float, selection: str, by_domain: dict[str, float] | None = None) -> Result:
+    """What a search run records: its validation score (overall and per domain), nothing that saw test data."""
+    rows = [Metric("val_acc", val_acc, selection=selection)]
+    rows += [Metric("val_acc", v, selection=selection, domain=d) for d, v in (by_domain or {}).items()]
+    return Result(metrics=rows)
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "tolist"):
         return value.tolist()
@@ -63,8 +70,11 @@ def write_cell(path: Path, task: str, method: str, records: list[dict]) -> bool:
     """Write a cell file with its records in run order; False (and no write) when nothing changed, so an
     unchanged cell keeps its file, and git status shows exactly the cells that moved."""
     order = sorted(records, key=lambda r: (PHASES.index(run_key(r)[0]), *run_key(r)[1:]))
-    payload = {"task": task, "method": method, "records": order}
-    text = json.dumps(payload, indent=1, default=_jsonable)
+    # One compact line per run: a grid of ten thousand runs stays small in git, and adding a run to a cell
+    # changes one line of its file, not the whole file.
+    lines = ",\n".join(json.dumps(r, separators=(",", ":"), default=_jsonable) for r in order)
+    head = json.dumps({"task": task, "method": method}, separators=(",", ":"))[:-1]
+    text = f'{head},"records":[\n{lines}\n]}}\n'
     if path.exists() and path.read_text(encoding="utf-8") == text:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 
 from benchmark import FAMILIES, ROOT
 from benchmark.errors import BenchmarkError
+from benchmark.hparams import TRAINING_KNOBS
 
 T = TypeVar("T")
 
@@ -114,6 +115,11 @@ def register_method(name: str) -> Callable[[type], type]:
         if unknown:
             raise BenchmarkError(f"{source}: method '{name}' declares unknown families {sorted(unknown)}; "
                                  f"expected a subset of {list(FAMILIES)}")
+        shared = sorted(set(cls.hparams) & set(TRAINING_KNOBS))
+        if shared:
+            raise BenchmarkError(f"{source}: method '{name}' hyperparameter '{shared[0]}': the name of a training "
+                                 f"knob every method is searched over ({', '.join(TRAINING_KNOBS)}); "
+                                 "expected another name")
         for hp_name, hp in cls.hparams.items():
             if not hp.space.contains(hp.default):
                 raise BenchmarkError(

@@ -26,6 +26,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.families import protocol
 from benchmark.fingerprint import cell_fingerprint
 from benchmark.hparams import draw as draw_hparams
+from benchmark.hparams import training_knobs, with_knobs
 from benchmark.metrics import metric_problem
 from benchmark.records import RECORD_SCHEMA, merge_records, read_cell, write_cell
 from benchmark.registry import METHODS
@@ -104,9 +105,11 @@ def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile:
         raise BenchmarkError(f"{reason} (task '{task_name}')")
     device = device or pick_device()
     hp = draw_hparams(method_cls.hparams, draw)
+    knobs = training_knobs(draw, spec.train)
+    trained = spec.model_copy(update={"train": with_knobs(spec.train, knobs)})
     record = {
         "schema": RECORD_SCHEMA, "family": spec.family, "task": task_name, "method": method_name,
-        "seed": seed, "hparam_draw": draw, "phase": phase, "hparams": hp, "profile": profile,
+        "seed": seed, "hparam_draw": draw, "phase": phase, "hparams": {**knobs, **hp}, "profile": profile,
         "status": "ok", "error": None, "metrics": [], "details": {}, "parameters": 0,
         "primary": family.PRIMARY, "fingerprint": fingerprint_of(method_name, task_name, spec.family, profile),
         "provenance": {"spec_hash": spec_hash(spec), "device": str(device), "cpu": kernel.cpu_model(),
@@ -117,7 +120,8 @@ def run_one(method_name: str, task_name: str, seed: int, draw: int = 0, profile:
     start = time.perf_counter()
     try:
         generator = run_streams(seed, draw)
-        result = family.run(method_cls, hp, spec, seed, device, generator)
+        # A search run evaluates validation data only: the draw is chosen without a test value in reach.
+        result = family.run(method_cls, hp, trained, seed, device, generator, search=phase == "search")
         record.update(metrics=result.metrics, details=result.details, parameters=result.parameters)
         problem = metric_problem(result.metrics)
         if problem:

@@ -56,6 +56,11 @@ def val_score(record: dict) -> float | None:
 def choose_draw(search: list[dict]) -> int:
     """The draw with the fewest failed runs, then the best mean validation score over the search seeds,
     then the lowest index (ties keep the defaults, draw 0)."""
+    return ranked_draws(search)[0]
+
+
+def ranked_draws(search: list[dict]) -> list[int]:
+    """The draws of `search`, best first by `choose_draw`'s order."""
     by_draw: dict[int, list[dict]] = {}
     for r in search:
         by_draw.setdefault(int(r["hparam_draw"]), []).append(r)
@@ -66,51 +71,87 @@ def choose_draw(search: list[dict]) -> int:
         failed = sum(r["status"] != "ok" for r in runs)
         return failed, -(sum(scores) / len(scores)) if scores else float("inf"), draw
 
-    return min(by_draw, key=order)
+    return sorted(by_draw, key=order)
 
 
 class Plan:
-    """What params.yaml asks of one cell, and what of it is still missing."""
+    """What params.yaml asks of one cell, and what of it is still missing.
+
+    The search is successive halving over the search seeds (docs/stats.md §1): rung 0 runs every draw on the
+    first search seed; the best `search_keep` draws of rung 0 by validation go on to every further search
+    seed; the chosen draw is `choose_draw` over the survivors' runs on all search seeds. `search_keep` = 0
+    (or at least the number of draws) runs every draw on every search seed."""
 
     def __init__(self, params: Params):
         self.params = params
         self.search = params.hparam_draws > 1
+        draws = params.hparam_draws
+        self.keep = draws if not params.search_keep or params.search_keep >= draws else params.search_keep
+        self.halving = self.search and self.keep < draws and len(params.search_seeds) > 1
+        self.rule = (f"best mean val_acc over search seeds {params.search_seeds} among {draws} draws"
+                     + (f", the best {self.keep} of seed {params.search_seeds[0]} going on to the other seeds"
+                        if self.halving else "")
+                     + " (fewest failures first, ties to the lower draw)")
 
-    def search_keys(self) -> list[tuple]:
+    def _rung0(self) -> list[tuple]:
+        """Every draw on the first search seed; on every search seed when not halving."""
+        seeds = self.params.search_seeds[:1] if self.halving else self.params.search_seeds
+        return [("search", s, d) for s in seeds for d in range(self.params.hparam_draws)]
+
+    def survivors(self, cell: Cell) -> list[int] | None:
+        """The draws that go on past rung 0, best first; None while rung 0 is incomplete."""
+        rung0 = self._rung0()
+        if any(k not in cell.runs for k in rung0):
+            return None
+        return ranked_draws([cell.runs[k] for k in rung0])[:self.keep]
+
+    def search_keys(self, cell: Cell) -> list[tuple]:
+        """The search runs known to be wanted now (later rungs once rung 0 is complete)."""
         if not self.search:
             return []
-        return [("search", s, d) for s in self.params.search_seeds for d in range(self.params.hparam_draws)]
+        survivors = self.survivors(cell) if self.halving else None
+        later = [("search", s, d) for s in self.params.search_seeds[1:] for d in sorted(survivors or [])]
+        return self._rung0() + later
 
     def chosen(self, cell: Cell) -> tuple[int, str] | None:
         """(draw, rule) once the cell's search is complete; draw 0 without a search."""
         if not self.search:
             return 0, DEFAULT_RULE
-        keys = self.search_keys()
-        if any(k not in cell.runs for k in keys):
+        survivors = self.survivors(cell)
+        keys = self.search_keys(cell)
+        if survivors is None or any(k not in cell.runs for k in keys):
             return None
-        draw = choose_draw([cell.runs[k] for k in keys])
-        return draw, (f"best mean val_acc over search seeds {self.params.search_seeds} among "
-                      f"{self.params.hparam_draws} draws (fewest failures first, ties to the lower draw)")
+        return choose_draw([cell.runs[k] for k in keys if k[2] in survivors]), self.rule
 
     def final_keys(self, draw: int) -> list[tuple]:
         return [("final", s, draw) for s in self.params.seeds]
 
     def wanted(self, cell: Cell) -> list[tuple]:
         chosen = self.chosen(cell)
-        return self.search_keys() + (self.final_keys(chosen[0]) if chosen else [])
+        return self.search_keys(cell) + (self.final_keys(chosen[0]) if chosen else [])
+
+    def stage(self, cell: Cell) -> int:
+        """0: rung 0 running; 1: later rungs running; 2: final runs (the draw is known)."""
+        return 2 if self.chosen(cell) else 1 if self.halving and self.survivors(cell) is not None else 0
 
     def missing(self, cell: Cell) -> list[Job]:
-        """Runs that can start now: missing search runs, or missing final runs once the draw is known."""
+        """Runs that can start now: those of the cell's current stage not yet recorded."""
         chosen = self.chosen(cell)
-        keys = [k for k in (self.final_keys(chosen[0]) if chosen else self.search_keys()) if k not in cell.runs]
+        keys = [k for k in (self.final_keys(chosen[0]) if chosen else self.search_keys(cell)) if k not in cell.runs]
         return [Job(cell.method, cell.task, seed, draw, phase, self.params.profile) for phase, seed, draw in keys]
 
     def outstanding(self, cell: Cell) -> int:
-        """Runs still to train, final ones counted before their draw is known."""
-        search = sum(k not in cell.runs for k in self.search_keys())
-        chosen = self.chosen(cell)
-        final = sum(k not in cell.runs for k in self.final_keys(chosen[0])) if chosen else len(self.params.seeds)
-        return search + final
+        """Runs still to train, later rungs and final runs counted before they are known."""
+        if self.chosen(cell):
+            return len(self.missing(cell))
+        later = 0 if not self.halving or self.survivors(cell) is not None else (
+            self.keep * (len(self.params.search_seeds) - 1))
+        return sum(k not in cell.runs for k in self.search_keys(cell)) + later + len(self.params.seeds)
+
+
+def order_cells(cells: list[Cell]) -> list[Cell]:
+    """ERM's cells first (every verdict needs them), then method by method with the tasks in turn."""
+    return sorted(cells, key=lambda c: (c.method != "erm", c.method, c.task))
 
 
 def load_cells(cells: dict[str, dict], records: Path, profile: str) -> dict[str, Cell]:
@@ -186,18 +227,18 @@ def train(params: Params, grid: Path, records: Path, jobs: int | None = None, dr
         if record.get("phase") == "final":
             record["selection_rule"] = plan.chosen(cell)[1]
         record["fingerprint"] = cell.fingerprint
-        was_searching = plan.chosen(cell) is None
+        stage = plan.stage(cell)
         cell.runs[run_key(record)] = record
         if record["status"] != "ok":
             failed.append(f"{outcome.job.describe()}: {record.get('error')}")
         save(cell, plan)
-        return plan.missing(cell) if was_searching and plan.chosen(cell) is not None else []
+        return plan.missing(cell) if plan.stage(cell) != stage else []  # the next rung, or the final runs
 
     limits = params.limits
     pool = Pool(min(workers, total), lambda job: limits.run_seconds, limits.memory_mb)
     start = time.perf_counter()
     try:
-        pool.run([job for c in todo.values() for job in plan.missing(c)], done)
+        pool.run([job for c in order_cells(list(todo.values())) for job in plan.missing(c)], done)
     finally:
         bar.close()
     print(f"trained {total - len(lost)} runs on {pool.size} workers in {time.perf_counter() - start:.1f} s; "

@@ -140,7 +140,8 @@ class Pool:
                     outcome = self._collect(worker, ready)
                     if outcome is not None:
                         worker.job = None
-                        pending.extend(done(outcome) or ())
+                        # a cell's next stage goes ahead of new cells: a stopped grid leaves whole cells
+                        pending.extendleft(reversed(list(done(outcome) or ())))
         finally:
             self.close()
 

@@ -105,6 +105,21 @@ def test_hparam_default_outside_its_space(tmp_path):
     assert_one_line_error(r, "methods/bad_default.py", "'strength'", "5.0", "outside its search space", "U(0, 1)")
 
 
+def test_hparam_named_like_a_shared_training_knob(tmp_path):
+    copy = copy_project(tmp_path / "copy")
+    (copy / "methods" / "own_lr.py").write_text(textwrap.dedent("""\
+        from benchmark.hparams import HParam, LogUniform
+        from benchmark.method import Method
+        from benchmark.registry import register_method
+
+        @register_method("own_lr")
+        class OwnLr(Method):
+            hparams = {"lr_scale": HParam(1.0, LogUniform(-1, 1))}
+        """))
+    r = cli("list", cwd=copy)
+    assert_one_line_error(r, "methods/own_lr.py", "'lr_scale'", "training knob", "expected another name")
+
+
 def test_duplicate_method_name_names_both_files(tmp_path):
     copy = copy_project(tmp_path / "copy")
     erm = (copy / "methods" / "erm.py").read_text()

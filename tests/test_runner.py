@@ -32,7 +32,7 @@ def test_record_carries_provenance(tmp_path):
     for key in ("git_rev", "protocol_version", "spec_hash", "packages", "device", "wall_seconds"):
         assert key in prov
     assert prov["packages"]["torch"] and prov["wall_seconds"] > 0
-    assert record["status"] == "ok" and record["hparams"] == {}
+    assert record["status"] == "ok" and record["hparams"] == {"lr_scale": 1.0, "weight_decay": 0.0}
 
 
 class Exploding(Method):

@@ -52,7 +52,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.method import Batch
 from benchmark.metrics import continual as cl_metrics
 from benchmark.metrics.calibration import NAMES as CALIBRATION
-from benchmark.records import Metric, Result
+from benchmark.records import Metric, Result, search_result
 from benchmark.seeding import data_streams
 from benchmark.shifts import class_split, permutations
 from benchmark.spec import Strict, TaskSpec
@@ -201,7 +201,9 @@ def per_experience_accuracy(method, split: TensorSet, heads: Tensor | None,
 
 
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
-        generator: torch.Generator) -> Result:
+        generator: torch.Generator, search: bool = False) -> Result:
+    """One run over the stream; `search`: a search run, which never evaluates the test split and records
+    its val_acc only."""
     rng, shift_rng = data_streams(seed)  # the split and the permutations: independent streams
     sc = spec.scenario
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
@@ -221,7 +223,7 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
     ctx.steps_per_epoch = math.ceil(sizes.max() / spec.train.batch_size)  # an epoch is one experience's pass
     method = method_cls(ctx, hp)
 
-    untrained = per_experience_accuracy(method, test_t, heads, T)
+    untrained = None if search else per_experience_accuracy(method, test_t, heads, T)
     R, losses = [], []
     for k in range(T):
         positions = torch.from_numpy(np.flatnonzero(stream.train_exp == k)).to(device)
@@ -233,9 +235,12 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
             method.on_epoch_end(epoch)
         losses.append(curve)
         method.on_experience_end(k, experience)
-        R.append(per_experience_accuracy(method, test_t, heads, T))
-    R = np.stack(R)
+        if not search:
+            R.append(per_experience_accuracy(method, test_t, heads, T))
     val = per_experience_accuracy(method, val_t, heads, T)
+    if search:
+        return search_result(float(val.mean()), "seen_experiences_val")
+    R = np.stack(R)
     row_heads = lambda split: heads[split.experience] if heads is not None else None
     calibration = evaluate(method, test_t, row_heads(test_t))
 

@@ -40,7 +40,7 @@ from benchmark.errors import BenchmarkError
 from benchmark.method import Batch, Method
 from benchmark.metrics import DIAGNOSTICS
 from benchmark.metrics.calibration import NAMES as CALIBRATION
-from benchmark.records import Metric, Result
+from benchmark.records import Metric, Result, search_result
 from benchmark.seeding import data_streams, split_streams
 from benchmark.shifts import domains as shifts
 from benchmark.spec import Strict, TaskSpec
@@ -296,7 +296,9 @@ class Annealed(Method):
 
 # -- the protocol ----------------------------------------------------------------------------------------
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
-        generator: torch.Generator) -> Result:
+        generator: torch.Generator, search: bool = False) -> Result:
+    """One run over every held-out domain; `search`: a search run, which evaluates training-domain
+    validation only (no held-out domain, no oracle) and records its val_acc rows."""
     domains = build_domains(spec, *data_streams(seed))  # split and shift: independent streams
     names = [d.name for d in domains]
     num_classes = int(max(d.data.y.max() for d in domains)) + 1
@@ -307,11 +309,15 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         held_out = names.index(name)
         split_seed = int(np.random.SeedSequence([base, held_out]).generate_state(1)[0])
         split = lodo(domains, held_out)
-        splits[name] = _train_split(method_cls, hp, spec, split, num_classes, device, split_seed)
+        splits[name] = _train_split(method_cls, hp, spec, split, num_classes, device, split_seed, search)
+    if search:
+        val = {n: s["curves"]["val_acc"][s["selected_epoch"]] for n, s in splits.items()}
+        return search_result(float(np.mean(list(val.values()))), SELECTION, val)
     return _result(splits, names)
 
 
-def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, device, split_seed: int) -> dict:
+def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, device, split_seed: int,
+                 search: bool = False) -> dict:
     init_seed, generator = split_streams(split_seed)
     torch.manual_seed(init_seed)
     k = len(split.training_domains)
@@ -329,10 +335,14 @@ def _train_split(method_cls, hp, spec: Spec, split: Split, num_classes: int, dev
         curves["train_loss"].append(fit_epoch(method, batches))
         method.on_epoch_end(epoch)
         curves["val_acc"].append(accuracy(method, val))
+        if search:
+            continue
         test_eval = evaluate(method, test)
         curves["test_acc"].append(test_eval["acc"])
         calibration.append({name: test_eval[name] for name in CALIBRATION})
         curves["oracle_acc"].append(accuracy(method, oracle))
+    if search:
+        return {"curves": curves, "selected_epoch": int(np.argmax(curves["val_acc"]))}
     return {
         "curves": curves,
         "selected_epoch": int(np.argmax(curves["val_acc"])),  # first epoch with the best validation accuracy

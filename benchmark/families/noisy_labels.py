@@ -30,7 +30,7 @@ from benchmark.data import load
 from benchmark.errors import BenchmarkError
 from benchmark.metrics.calibration import NAMES as CALIBRATION
 from benchmark.metrics.classification import memorization
-from benchmark.records import Metric, Result
+from benchmark.records import Metric, Result, search_result
 from benchmark.seeding import data_streams
 from benchmark.shifts import label_noise
 from benchmark.spec import Strict, TaskSpec
@@ -108,7 +108,9 @@ def human(data, spec: Spec, rng: np.random.Generator):
     return train_i, val_i, test_i, noisy, corrupted
 
 
-def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, generator: torch.Generator) -> Result:
+def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, generator: torch.Generator,
+        search: bool = False) -> Result:
+    """One run; `search`: a search run, which reads no test split and records its val_acc only."""
     rng, noise_rng = data_streams(seed)  # the split and the noise: independent streams
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
     num_classes = int(data.y.max()) + 1
@@ -133,11 +135,15 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device, gener
         curves["train_loss"].append(fit_epoch(method, train_t.batches(spec.train.batch_size, generator)))
         method.on_epoch_end(epoch)
         curves["val_acc"].append(accuracy(method, val_t))
+        if search:
+            continue
         test_eval = evaluate(method, test_t)
         curves["test_acc"].append(test_eval["acc"])
         calibration.append(test_eval)
 
     best = int(np.argmax(curves["val_acc"]))  # first epoch reaching the best noisy-validation accuracy
+    if search:
+        return search_result(curves["val_acc"][best], "noisy_val")
     predicted = predict(method, train_t.x).logits.argmax(1).cpu().numpy()
     metrics = [
         Metric("test_acc", curves["test_acc"][best], selection="noisy_val"),

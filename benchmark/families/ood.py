@@ -42,7 +42,7 @@ from benchmark.data import Arrays, load
 from benchmark.errors import BenchmarkError
 from benchmark.metrics import ood as ood_metrics
 from benchmark.metrics.calibration import calibration, probabilities
-from benchmark.records import Metric, Result
+from benchmark.records import Metric, Result, search_result
 from benchmark.scorers import SCORERS, Probe
 from benchmark.seeding import data_streams, named_rng
 from benchmark.shifts import corruptions
@@ -269,7 +269,9 @@ def own_scores(method, outs: dict, tune_keys: list[str]):
 
 
 def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
-        generator: torch.Generator) -> Result:
+        generator: torch.Generator, search: bool = False) -> Result:
+    """One run; `search`: a search run, which stops after training (no test split, no OOD set scored)
+    and records its ID val_acc only."""
     rng = data_streams(seed)[0]  # the split's stream (each OOD set draws from its own)
     data = limit(load(spec.data.source, **spec.data.options), spec.data.limit, rng)
     present = sorted(int(c) for c in np.unique(data.y))
@@ -299,6 +301,8 @@ def run(method_cls, hp: dict, spec: Spec, seed: int, device: torch.device,
         curves["train_loss"].append(fit_epoch(method, train_t.batches(spec.train.batch_size, generator)))
         method.on_epoch_end(epoch)
         curves["val_acc"].append(accuracy(method, val_t))
+    if search:
+        return search_result(curves["val_acc"][-1], SELECTION)
 
     inputs = {"train": train_t.x, "val": val_t.x, "test": test_t.x}
     inputs |= {f"tune:{d.spec.name}": d.x for d in tunes} | {f"ood:{d.spec.name}": d.x for d in tests}
