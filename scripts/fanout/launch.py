@@ -27,6 +27,8 @@ def arguments(description: str) -> argparse.ArgumentParser:
     p.add_argument("--dvc-file", default="full/dvc.yaml")
     p.add_argument("--shards", type=int, default=8)
     p.add_argument("--probe-run-cache", action="store_true", help="restore cached cells before planning")
+    p.add_argument("--retries", type=int, default=1, help="submit a failed shard again, this many times at "
+                   "most: the retry restores the shard's finished cells from the run cache, trains the rest")
     p.add_argument("--aggregate", action="store_true", help="aggregate in a fresh clone after the workers")
     return p
 
@@ -76,9 +78,39 @@ def aggregate(repo: str, rev: str, dvc_file: str) -> int:
     return rc
 
 
-def report(results: list[dict]) -> int:
-    failed = [r for r in results if r.get("rc") != 0]
+def run_shards(submit, cut: list[list[str]], retries: int) -> int:
+    """Run every shard, then submit the failed ones again, up to `retries` times. `submit` takes a list
+    of shards and returns, in order, each one's result or the exception that stopped it: a crashed cell
+    (rc != 0) and a lost task (killed, preempted, node gone) are retried alike."""
+    results, pending = [], cut
+    for attempt in range(1, max(retries, 0) + 2):
+        failed = []
+        for targets, out in zip(pending, submit(pending), strict=True):
+            if isinstance(out, BaseException):
+                out = {"rc": -1, "targets": targets, "error": f"{type(out).__name__}: {out}"}
+            results.append({"attempt": attempt, **out})
+            if out.get("rc") != 0:
+                failed.append(targets)
+        pending = failed
+        if not pending:
+            break
+    return report(results, len(cut), pending)
+
+
+def settle(get, handles) -> list:
+    """Each handle's result, or the exception its engine raised for it (Ray's ray.get, submitit's result)."""
+    out = []
+    for handle in handles:
+        try:
+            out.append(get(handle))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
+def report(results: list[dict], total: int, failed: list[list[str]]) -> int:
     for r in results:
         print(json.dumps(r), file=sys.stderr)
-    print(f"{len(results) - len(failed)}/{len(results)} shard(s) succeeded", file=sys.stderr)
+    retried = sum(r["attempt"] > 1 for r in results)
+    print(f"{total - len(failed)}/{total} shard(s) succeeded, {retried} retried attempt(s)", file=sys.stderr)
     return 1 if failed else 0

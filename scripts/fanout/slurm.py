@@ -1,7 +1,8 @@
 """Fan the stale cells of full/dvc.yaml out over SLURM with submitit: a job array, one GPU task per
-shard, each running scripts/fanout/worker.sh; then (--aggregate) the aggregate step.
+shard, each running scripts/fanout/worker.sh; failed shards go out again as a new array (--retries);
+then (--aggregate) the aggregate step.
 
-    pip install submitit
+    pip install -e ".[fanout]"
     python scripts/fanout/slurm.py --partition gpu --shards 16 --timeout-min 600 --aggregate
 
 Run it on a login node from a checkout whose DVC remote every node can reach; set
@@ -11,7 +12,7 @@ Logs and pickled results go to --folder (submitit's own layout).
 
 import sys
 
-from launch import aggregate, arguments, report, shards, worker_task
+from launch import aggregate, arguments, run_shards, settle, shards, worker_task
 
 
 def main() -> int:
@@ -37,14 +38,13 @@ def main() -> int:
     executor.update_parameters(timeout_min=args.timeout_min, name="benchmark-worker", gpus_per_node=args.gpus,
                                cpus_per_task=args.cpus, mem_gb=args.mem_gb, slurm_partition=args.partition,
                                slurm_array_parallelism=args.parallel)
-    jobs = executor.map_array(worker_task(), [args.repo] * len(cut), [rev] * len(cut), cut)
-    results = []
-    for job, targets in zip(jobs, cut, strict=True):
-        try:
-            results.append(job.result())
-        except Exception as exc:  # the job died outside the worker (preempted, node failure)
-            results.append({"rc": -1, "targets": targets, "error": f"{type(exc).__name__}: {exc}"})
-    status = report(results)
+    task = worker_task()
+
+    def submit(pending: list[list[str]]) -> list:
+        n = len(pending)
+        return settle(lambda job: job.result(), executor.map_array(task, [args.repo] * n, [rev] * n, pending))
+
+    status = run_shards(submit, cut, args.retries)
     return aggregate(args.repo, rev, args.dvc_file) if args.aggregate else status
 
 

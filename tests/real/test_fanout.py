@@ -2,7 +2,7 @@
 restores every cell from the run cache without training; a cell that failed is the only one retrained;
 after the lock is committed, the planner lists only cells whose inputs changed.
 
-The grid is full/dvc.yaml itself over a tiny embedded task (smoke profile, one seed) and three cells;
+The grid (tests/real/fanout_grid.py) is full/dvc.yaml itself over a tiny embedded task and three cells;
 one method crashes its process when FANOUT_FAIL is set, as a killed or preempted job would.
 """
 
@@ -13,83 +13,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from benchmark import ROOT
+from tests.real.fanout_grid import ENV, NEEDS, TASK, make_origin, records, sh, target
 
-NO_DVC = subprocess.run([sys.executable, "-c", "import dvc"], capture_output=True).returncode != 0
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(NO_DVC or shutil.which("git") is None or shutil.which("bash") is None,
-                       reason="the fan-out needs dvc, git and bash"),
-]
-
-TASK = "noisy_tiny"
-WOBBLY = '''"""ERM whose process dies when FANOUT_FAIL is set: a killed or preempted job."""
-import os
-
-from benchmark.method import Method
-from benchmark.registry import register_method
-
-
-@register_method("wobbly")
-class Wobbly(Method):
-    families = ("noisy_labels",)
-
-    def setup(self):
-        if os.environ.get("FANOUT_FAIL"):
-            os._exit(3)
-'''
-
-
-def sh(*cmd, cwd, env=None, check=True) -> subprocess.CompletedProcess:
-    r = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=300,
-                       env={**os.environ, **(env or {})})
-    if check and r.returncode != 0:
-        raise AssertionError(f"{cmd} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return r
-
-
-def make_origin(tmp: Path) -> tuple[Path, str]:
-    from benchmark.grid import render
-
-    origin = tmp / "origin"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for name in ("benchmark", "methods", "scripts"):
-        shutil.copytree(ROOT / name, origin / name, ignore=ignore)
-    for name in ("pyproject.toml", ".gitignore", ".dvcignore", "full/dvc.yaml", "full/checksums/README.md",
-                 "full/.dvcignore", "full/.dvc/config", "full/.dvc/.gitignore"):
-        (origin / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, origin / name)
-    (origin / "methods" / "wobbly.py").write_text(WOBBLY)
-    (origin / "full" / "tasks").mkdir()
-    (origin / "full" / "tasks" / f"{TASK}.yaml").write_text(
-        "family: noisy_labels\ndata: {source: digits, limit: 120}\nmodel: {name: mlp, options: {width: 16}}\n"
-        "train: {epochs: 1, batch_size: 32}\nnoise: {kind: symmetric, rate: 0.2}\n")
-    (origin / "full" / "params.yaml").write_text("profile: default\nseeds: [0]\nhparam_draws: 1\n")
-    cells = {f"{TASK}--{m}": {"task": TASK, "method": m, "family": "noisy_labels"}
-             for m in ("erm", "gce", "wobbly")}
-    (origin / "full" / "grid.yaml").write_text(render(cells))
-    sh("git", "init", "-q", cwd=origin)
-    sh("git", "config", "user.email", "fanout@test", cwd=origin)
-    sh("git", "config", "user.name", "fanout test", cwd=origin)
-    sh(*DVC, "init", "-q", cwd=origin)
-    for project in (origin, origin / "full"):  # full/ is a DVC project of its own
-        sh(*DVC, "remote", "add", "-d", "shared", tmp / "remote", cwd=project)
-    sh("git", "add", "-A", cwd=origin)
-    sh("git", "commit", "-qm", "grid", cwd=origin)
-    return origin, sh("git", "rev-parse", "HEAD", cwd=origin).stdout.strip()
-
-
-DVC = [sys.executable, "-m", "dvc"]
-ENV = {"DVC": f"{sys.executable} -m dvc", "PYTHON": sys.executable, "BENCHMARK_DEVICE": "cpu",
-       "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
-def target(method: str) -> str:
-    return f"full/dvc.yaml:train@{TASK}--{method}"
+pytestmark = [pytest.mark.slow, NEEDS]
 
 
 def worker(origin, rev, tmp, name, targets, **env):
@@ -104,11 +33,6 @@ def worker(origin, rev, tmp, name, targets, **env):
 def finish(proc, timings) -> tuple[int, dict, str]:
     out, _ = proc.communicate(timeout=300)
     return proc.returncode, json.loads(timings.read_text()), out
-
-
-def records(clone: Path) -> dict[str, bytes]:
-    folder = clone / "full" / "results" / "records" / TASK
-    return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.json"))}
 
 
 def test_two_workers_aggregate_without_training_and_retrain_only_the_failed_cell(tmp_path):
