@@ -7,7 +7,8 @@ can be seen to help. Per family the measure, over ERM's seeds (mean), against it
                           >= 0.05
   domain_generalization   in-domain validation minus held-out-domain accuracy (val_acc - test_acc) >= 0.10
   continual               fine-tuning forgetting >= 0.30
-  ood                     MSP AUROC, mean over the task's test sets, within [0.65, 0.92]
+  ood                     MSP AUROC, mean over the task's test sets, within [0.65, 0.92]; and over all OOD
+                          tasks, far sets easier than near sets (mean MSP AUROC of each kind's sets)
 Cost: CPU seconds per ERM run (process time when this command trains, else the record's wall_seconds);
 the mean over tasks at most 1.5 s and no task above 3 s.
 
@@ -79,6 +80,20 @@ def trouble(records: list[dict]) -> list[Check]:
                          "domain_generalization, continual, ood")
 
 
+def ladder(ood_records: list[dict]) -> list[Check]:
+    """Near-OOD harder than far-OOD: MSP AUROC of far sets minus near sets, each the mean over the OOD tasks'
+    ERM records of their sets of that kind (a task without the kind adds nothing to it)."""
+    def kind_mean(kind: str) -> float | None:
+        values = [float(m["value"]) for r in ood_records for m in r["metrics"]
+                  if m["metric"] == "auroc" and m.get("scorer") == "msp" and m.get("domain") == kind]
+        return float(np.mean(values)) if values else None
+
+    near, far = kind_mean("near"), kind_mean("far")
+    if near is None or far is None:
+        return []
+    return [Check("MSP AUROC far - near (all OOD tasks)", far - near, "> 0", far > near)]
+
+
 def cost(record: dict) -> float:
     """CPU seconds of one run: process time where this command measured it, else wall time."""
     provenance = record["provenance"]
@@ -129,9 +144,10 @@ def task_lines(task: str, checks: list[Check], cost_per_run: float, seeds: int) 
             f"  (ERM, {seeds} seeds, {cost_per_run:.2f} s/run)" for c in checks]
 
 
-def report(checks: dict[str, list[Check]], costs: dict[str, float], seeds: dict[str, int]) -> tuple[str, bool]:
+def report(checks: dict[str, list[Check]], costs: dict[str, float], seeds: dict[str, int],
+           ood_records: list[dict] = ()) -> tuple[str, bool]:
     lines = [line for task in checks for line in task_lines(task, checks[task], costs[task], seeds[task])]
-    totals = budget(costs)
+    totals = ladder(list(ood_records)) + budget(costs)
     lines += [f"{'(all tasks)':28} {c.measure:45} {c.value:7.3f} {c.wanted:14} {'ok' if c.ok else 'MISS'}"
               for c in totals]
     return "\n".join(lines), all(c.ok for c in [*totals, *(c for cs in checks.values() for c in cs)])
@@ -147,14 +163,15 @@ def main(tasks: list[str] | None, seeds: int, records_dir: Path | None, profile:
     names = tasks or task_names()
     if records_dir is None:
         prepare_process(pick_device())  # one torch thread, as the grid's workers run
-    checks, costs, counts = {}, {}, {}
+    checks, costs, counts, ood_records = {}, {}, {}, []
     for task in names:
         raw = read_records(task, records_dir, seeds) if records_dir else train_records(task, seeds, profile)
         records = ok_records(task, raw)
         checks[task] = trouble(records)
         costs[task] = float(np.mean([cost(r) for r in records]))
         counts[task] = len(records)
+        ood_records += [r for r in records if r["family"] == "ood"]
         print("\n".join(task_lines(task, checks[task], costs[task], counts[task])), flush=True)
-    text, all_ok = report(checks, costs, counts)
+    text, all_ok = report(checks, costs, counts, ood_records)
     print("\n" + text)
     return 0 if all_ok else 1

@@ -4,8 +4,8 @@
     python benchmarks/pipeline.py synthetic [--cells 1000]     # the same on a generated grid of that many cells
     python benchmarks/pipeline.py grid [--records DIR] [--wall S --workers W]
                                        # from records: core-seconds in training, per family, training share
-    python benchmarks/pipeline.py estimate [--draws 8 --search-seeds 2 --seeds 10] [--workers W]
-                                       # wall time of a search + final sweep, from measured per-run costs
+    python benchmarks/pipeline.py estimate [--records DIR] [--workers W]
+                                       # wall time of the sweep params.yaml asks for, from measured run costs
 
 Targets (issue tracker): no-op <= 2 s on the default grid and <= 5 s on 1,000 cells; a whole-grid rerun
 spends >= 90% of its core-seconds inside training and evaluation; the tuned sweep <= 2.5 h wall here.
@@ -112,18 +112,51 @@ def cmd_grid(args) -> None:
               "(target >= 90%)")
 
 
+def search_cost_ratio(seed: int = 100, draw: int = 1) -> dict[str, float]:
+    """Per family: CPU seconds of ERM's search run over its final run (same seed and draw), summed over the
+    family's tasks. A search run stops at validation (no test split, scorer or diagnostic), so it is cheaper."""
+    import torch
+
+    from benchmark.runner import prepare_process, run_one
+    from benchmark.tasks import load_task, task_names
+
+    prepare_process(torch.device("cpu"))
+    spent: dict[str, list[float]] = {}
+    for task in task_names():
+        family = load_task(task).family
+        for phase in ("final", "search"):
+            start = time.process_time()
+            run_one("erm", task, seed, draw, phase=phase)
+            spent.setdefault(family, [0.0, 0.0])[phase == "search"] += time.process_time() - start
+    return {family: search / final for family, (final, search) in spent.items()}
+
+
 def cmd_estimate(args) -> None:
-    """Per (task, method): the mean measured run cost times the runs a sweep needs, spread on the workers."""
-    records = [r for r in load_records(Path(args.records)) if r.get("status") == "ok"]
+    """Per cell: the measured cost of its final runs (the committed records) times the runs params.yaml asks
+    for, search runs at their family's measured search/final ratio; spread on the workers."""
+    from benchmark.grid import load_params
+    from benchmark.scheduler import Plan
+
+    params = load_params()
+    plan = Plan(params)
+    search_runs = 0
+    if plan.search:
+        later = plan.keep if plan.halving else params.hparam_draws
+        search_runs = params.hparam_draws + later * (len(params.search_seeds) - 1)
+    records = [r for r in load_records(Path(args.records)) if r.get("status") == "ok"
+               and r.get("phase", "final") == "final"]
     cost: dict[tuple, list[float]] = {}
     for r in records:
-        cost.setdefault((r["task"], r["method"]), []).append(r["provenance"]["wall_seconds"])
-    runs_per_cell = args.draws * args.search_seeds + args.seeds if args.draws > 1 else args.seeds
-    core_s = sum(statistics.mean(v) for v in cost.values()) * runs_per_cell
+        cost.setdefault((r["family"], r["task"], r["method"]), []).append(r["provenance"]["wall_seconds"])
+    ratio = search_cost_ratio() if search_runs else {}
+    for family, value in sorted(ratio.items()):
+        print(f"  {family:<24} search run / final run (ERM, CPU time): {value:.2f}")
+    core_s = sum(statistics.mean(v) * (len(params.seeds) + search_runs * ratio.get(key[0], 1.0))
+                 for key, v in cost.items())
     wall = core_s / args.workers
-    print(f"{len(cost)} cells x {runs_per_cell} runs (draws {args.draws} x search seeds {args.search_seeds} + "
-          f"final seeds {args.seeds}): {core_s / 3600:.2f} core-hours, about {wall / 3600:.2f} h wall on "
-          f"{args.workers} workers (target <= 2.5 h)")
+    rule = plan.rule if plan.search else "no search"
+    print(f"{len(cost)} cells x ({search_runs} search + {len(params.seeds)} final runs; {rule}): "
+          f"{core_s / 3600:.2f} core-hours, about {wall / 3600:.2f} h wall on {args.workers} workers (target <= 2.5 h)")
 
 
 def main() -> None:
@@ -143,9 +176,6 @@ def main() -> None:
     g.set_defaults(func=cmd_grid)
     e = sub.add_parser("estimate")
     e.add_argument("--records", default=str(ROOT / "results" / "records"))
-    e.add_argument("--draws", type=int, default=8)
-    e.add_argument("--search-seeds", type=int, default=2)
-    e.add_argument("--seeds", type=int, default=10)
     e.add_argument("--workers", type=int, default=os.cpu_count())
     e.set_defaults(func=cmd_estimate)
     args = p.parse_args()

@@ -50,6 +50,22 @@ def test_ood_window_reads_msp_over_the_mean_of_sets():
     assert not calibrate.trouble([ood(0.95)])[0].ok and not calibrate.trouble([ood(0.60)])[0].ok
 
 
+def test_ood_ladder_wants_far_sets_easier_than_near_sets_across_tasks():
+    near_task = record("ood", {("auroc", "msp", "near"): 0.88, ("auroc", "knn", "far"): 0.10}, task="a")
+    far_task = record("ood", {("auroc", "msp", "far"): 0.90, ("auroc", "msp", "shift"): 0.50}, task="b")
+    (check,) = calibrate.ladder([near_task, far_task])
+    assert check.value == pytest.approx(0.02) and check.ok  # msp only, per kind, shift sets left out
+    mixed = record("ood", {("auroc", "msp", "near"): 0.60, ("auroc", "msp", "far"): 0.70}, task="c")
+    (check,) = calibrate.ladder([near_task, far_task, mixed])  # near (0.88 + 0.60) / 2 vs far (0.90 + 0.70) / 2
+    assert check.value == pytest.approx(0.06) and check.ok
+    (check,) = calibrate.ladder([record("ood", {("auroc", "msp", "near"): 0.95, ("auroc", "msp", "far"): 0.9})])
+    assert not check.ok
+    assert calibrate.ladder([near_task]) == []  # no far set anywhere: nothing to compare
+    _, ok = calibrate.report({"a": []}, {"a": 1.0}, {"a": 1}, [record("ood", {("auroc", "msp", "near"): 0.95,
+                                                                             ("auroc", "msp", "far"): 0.9})])
+    assert not ok
+
+
 def test_missing_metric_and_unknown_family_are_user_errors():
     with pytest.raises(BenchmarkError, match="memorization"):
         calibrate.trouble([record("noisy_labels", {("last_acc", "", ""): 0.5})])

@@ -106,6 +106,21 @@ def test_photo_patches_are_grey_pooled_and_halves_do_not_share_pixels():
         assert noise.x.shape == (10, 1, 8, 8) and 0 <= noise.x.min() and noise.x.max() <= 1
 
 
+def test_sets_from_another_source_take_the_id_inputs_norms_and_range():
+    digits = load("digits").x
+    id_norm = np.linalg.norm(digits.reshape(len(digits), -1), axis=1)
+    for name, options in [("photo_patches", {"image": "china"}), ("noise_images", {"kind": "uniform"}),
+                          ("noise_images", {"kind": "blobs"})]:
+        x = load(name, **options).x
+        matched = ood.match_norm_and_range(x, digits, np.random.default_rng(0))
+        norm = np.linalg.norm(matched.reshape(len(x), -1), axis=1)
+        assert matched.shape == x.shape and digits.min() <= matched.min() and matched.max() <= digits.max()
+        assert abs(norm.mean() - id_norm.mean()) < 0.1 and abs(norm.std() - id_norm.std()) < 0.1, name
+        assert abs(np.linalg.norm(x.reshape(len(x), -1), axis=1).mean() - id_norm.mean()) > 0.5, "was unmatched"
+    again = ood.match_norm_and_range(x, digits, np.random.default_rng(0))
+    np.testing.assert_array_equal(matched, again)
+
+
 # -- the task spec's refusals ----------------------------------------------------------------------
 NEAR = {"name": "digits_6_9", "kind": "near", "source": "digits", "classes": [6, 7, 8, 9]}
 TUNE = {"name": "blended", "kind": "near", "source": "digits",

@@ -79,6 +79,8 @@ class OODSet(Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     classes: list[int] | None = Field(default=None, min_length=1, description="keep only these source labels")
     corruption: CorruptionSpec | None = None
+    match_id: bool = Field(default=True, description="inputs from another source than the task's data are "
+                           "rescaled to ID training inputs' norms and clipped to their value range")
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -232,6 +234,8 @@ def materialize(s: OODSet, where: str, split: str, spec: Spec, pools: dict[str, 
         raise BenchmarkError(f"ood.{where} '{s.name}' has inputs of shape {list(arrays.x.shape[1:])}, the "
                              f"task's data {list(input_shape)}; set the source's shape options to match")
     x = arrays.x
+    if s.match_id and not id_source:
+        x = match_norm_and_range(x, pools["train"].x, rng)
     if s.corruption is not None:
         try:
             x = corruptions.corrupt(x, arrays.y, s.corruption.kind, s.corruption.strength, rng)
@@ -239,6 +243,21 @@ def materialize(s: OODSet, where: str, split: str, spec: Spec, pools: dict[str, 
             raise BenchmarkError(f"ood.{where} '{s.name}': {exc}") from None
     return SetData(s, where, torch.as_tensor(np.ascontiguousarray(x, dtype=np.float32), device=device),
                    arrays.y if s.kind == "shift" else None)
+
+
+def match_norm_and_range(x: np.ndarray, id_x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each input rescaled to the L2 norm of a random ID training input, then clipped to the ID inputs' value
+    range (a few rounds, since clipping shortens it): a set from another source then differs from the ID data
+    in content, not in scale, and no scorer wins by reading the input norm (an ReLU network's confidence grows
+    with it)."""
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    id_flat = id_x.reshape(len(id_x), -1)
+    target = np.linalg.norm(id_flat, axis=1)[rng.integers(len(id_flat), size=len(flat))]
+    low, high = float(id_flat.min()), float(id_flat.max())
+    for _ in range(4):
+        norm = np.maximum(np.linalg.norm(flat, axis=1), 1e-12)
+        flat = np.clip(flat * (target / norm)[:, None], low, high)
+    return flat.reshape(x.shape).astype(x.dtype)
 
 
 # -- scoring ----------------------------------------------------------------------------------------------
