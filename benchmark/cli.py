@@ -142,6 +142,13 @@ def cmd_export(args) -> None:
     print(f"wrote {args.out}" if args.out else text, end="\n" if args.out else "")
 
 
+def cmd_report(args) -> None:
+    from benchmark.report import report
+
+    report(Path(args.results), Path(args.out))
+    print(f"wrote {args.out}")
+
+
 def cmd_new_method(args) -> None:
     from benchmark.scaffold import new_method
 
@@ -236,6 +243,11 @@ def parser() -> argparse.ArgumentParser:
     exp.add_argument("--out", help="write to this file instead of standard output")
     exp.add_argument("--results", default=str(ROOT / "results"), help="folder holding leaderboard.parquet")
     exp.set_defaults(func=cmd_export)
+
+    rep = sub.add_parser("report", help="docs/results.md: what the leaderboard says, per family, from the parquet")
+    rep.add_argument("--results", default=str(ROOT / "results"), help="folder holding the parquet files")
+    rep.add_argument("--out", default=str(ROOT / "docs" / "results.md"))
+    rep.set_defaults(func=cmd_report)
 
     new = sub.add_parser("new-method", help="write methods/NAME.py and its test from a commented template")
     new.add_argument("name", help="lowercase letters, digits and underscores, e.g. logit_squeezing")
