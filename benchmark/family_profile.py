@@ -14,7 +14,7 @@ from benchmark.aggregate import BASELINE, VALIDATION, final_runs, primary_scores
 from benchmark.metrics import higher_is_better
 
 PROFILE_COLUMNS = ["method", "family", "primary", "pooled_effect", "pooled_lo", "pooled_hi", "p_value", "p_holm",
-                   "verdict", "n_tasks", "tasks", "family_only", "avg_rank"]
+                   "verdict", "n_tasks", "tasks", "tasks_better", "tasks_worse", "family_only", "avg_rank"]
 
 
 def family_rng(family: str, method: str) -> np.random.Generator:
@@ -52,6 +52,11 @@ def profile(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     families_of = runs.groupby("method")["family"].unique()
     head = board[board["headline"] & (board["draw_selection"] == VALIDATION)]
     rank = head.assign(rank=head["rank"].astype(float)).groupby(["family", "method"])["rank"].mean()
+    # The per-task verdicts beside the pooled one: with three tasks the pooled interval, which resamples
+    # tasks, can stay wide while a method separates from ERM on every task.
+    per_task = head.groupby(["family", "method"])["verdict"]
+    better = per_task.apply(lambda v: int((v == stats.BETTER).sum()))
+    worse = per_task.apply(lambda v: int((v == stats.WORSE).sum()))
     rows = []
     for family, by_task in seed_tables(runs).items():
         sign = 1.0 if higher_is_better(primary[family]) else -1.0
@@ -65,7 +70,8 @@ def profile(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
                 g, low, high, p = 0.0, 0.0, 0.0, np.nan
             part.append({"method": method, "family": family, "primary": primary[family], "pooled_effect": g,
                          "pooled_lo": low, "pooled_hi": high, "p_value": p, "n_tasks": len(tasks),
-                         "tasks": ",".join(tasks), "family_only": len(families_of.get(method, [])) == 1,
+                         "tasks": ",".join(tasks), "tasks_better": better.get((family, method), 0),
+                         "tasks_worse": worse.get((family, method), 0), "family_only": len(families_of.get(method, [])) == 1,
                          "avg_rank": rank.get((family, method), np.nan)})
         part = pd.DataFrame(part)
         part["p_holm"] = stats.holm(part["p_value"].to_numpy())

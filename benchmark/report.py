@@ -46,9 +46,16 @@ def _pooled(profile: pd.DataFrame, family: str, erm: str) -> list[str]:
         listed = "; ".join(f"{r.method} {r.pooled_effect:+.3f} {_ci(r.pooled_lo, r.pooled_hi, True)}"
                            for r in hits.itertuples()) or "none"
         lines.append(f"- {title}: {listed}")
-    rest = int((~rows["verdict"].isin(["better", "worse"])).sum())
-    lines += [f"- not separable from ERM: {rest} methods", ""]
-    return lines
+    rest = rows[~rows["verdict"].isin(["better", "worse", "reference"])]
+    lines.append(f"- not separable from ERM: {len(rest)} methods")
+    if "tasks_better" in rest:
+        for column, word in (("tasks_better", "better"), ("tasks_worse", "worse")):
+            every = rest[(rest[column] == rest["n_tasks"]) & (rest["n_tasks"] > 0)]
+            if not every.empty:
+                lines.append(f"  - of which {word} than ERM on every one of their tasks by the per-task test (the "
+                             f"pooled interval resamples tasks, so a handful of them leaves it wide): "
+                             + ", ".join(sorted(every["method"])))
+    return lines + [""]
 
 
 def _task(rows: pd.DataFrame, task: str, erm_name: str) -> list[str]:

@@ -30,7 +30,8 @@ def profile() -> pd.DataFrame:
     rows = [("elr", "noisy_labels", 0.06, 0.02, 0.1, "better"), ("gce", "noisy_labels", -0.1, -0.2, -0.05, "worse"),
             ("sce", "noisy_labels", 0.0, -0.05, 0.05, "not separable"), ("der", "continual", 0.5, -0.1, 1.2,
                                                                          "not separable")]
-    return pd.DataFrame(rows, columns=["method", "family", "pooled_effect", "pooled_lo", "pooled_hi", "verdict"])
+    frame = pd.DataFrame(rows, columns=["method", "family", "pooled_effect", "pooled_lo", "pooled_hi", "verdict"])
+    return frame.assign(n_tasks=[1, 1, 1, 1], tasks_better=[1, 0, 0, 1], tasks_worse=[0, 1, 0, 0])
 
 
 def test_the_report_states_rule_verdicts_intervals_and_mde_per_family_and_task():
@@ -47,6 +48,8 @@ def test_the_report_states_rule_verdicts_intervals_and_mde_per_family_and_task()
     assert "not separable from ERM: 1 of 3; 1 of 3 methods chose a draw other than their defaults" in noisy
     continual = text[text.index("## Continual"):]
     assert "der +0.300" in continual and "not separable from ERM: 1 methods" in continual
+    assert "better than ERM on every one of their tasks by the per-task test" in continual and "der" in continual
+    assert "on every one of their tasks" not in noisy  # sce separates on none; elr and gce are pooled verdicts
 
 
 def test_without_a_search_the_report_says_erm_ran_its_defaults():
