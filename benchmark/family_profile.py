@@ -71,7 +71,8 @@ def profile(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
             part.append({"method": method, "family": family, "primary": primary[family], "pooled_effect": g,
                          "pooled_lo": low, "pooled_hi": high, "p_value": p, "n_tasks": len(tasks),
                          "tasks": ",".join(tasks), "tasks_better": better.get((family, method), 0),
-                         "tasks_worse": worse.get((family, method), 0), "family_only": len(families_of.get(method, [])) == 1,
+                         "tasks_worse": worse.get((family, method), 0),
+                         "family_only": len(families_of.get(method, [])) == 1,
                          "avg_rank": rank.get((family, method), np.nan)})
         part = pd.DataFrame(part)
         part["p_holm"] = stats.holm(part["p_value"].to_numpy())
