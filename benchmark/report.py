@@ -39,8 +39,9 @@ def _pooled(profile: pd.DataFrame, family: str, erm: str) -> list[str]:
     rows = profile[profile["family"] == family]
     if rows.empty:
         return []
+    compared = int((rows["verdict"] != "reference").sum())
     lines = [f"**Pooled over the family's tasks** (normalized gain over {erm}, 95% CI, Holm over "
-             f"{len(rows)} methods):", ""]
+             f"{compared} methods):", ""]
     for verdict, title in (("better", "better than ERM"), ("worse", "worse than ERM")):
         hits = rows[rows["verdict"] == verdict].sort_values("pooled_effect", ascending=verdict == "worse")
         listed = "; ".join(f"{r.method} {r.pooled_effect:+.3f} {_ci(r.pooled_lo, r.pooled_hi, True)}"

@@ -40,6 +40,7 @@ def test_the_report_states_rule_verdicts_intervals_and_mde_per_family_and_task()
     assert RULE in text and "searched the shared training knobs" in text
     assert "2 of 4 method × task comparisons better, 1 worse, 1 not separable" in text
     noisy = text[text.index("## Noisy labels"):text.index("## Continual")]
+    assert "95% CI, Holm over 3 methods):" in noisy
     assert "- better than ERM: elr +0.060 [+0.020, +0.100]" in noisy
     assert "- worse than ERM: gce -0.100 [-0.200, -0.050]" in noisy
     assert "- tuned ERM: 0.800 [0.790, 0.810] over 10 seeds (chosen draw 3" in noisy
