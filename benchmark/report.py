@@ -83,6 +83,35 @@ def _task(rows: pd.DataFrame, task: str, erm_name: str) -> list[str]:
     return lines
 
 
+def _names(rows: pd.DataFrame, column: str, limit: int = 3) -> str:
+    """The `limit` largest effects by name, with how many more."""
+    rows = rows.reindex(rows[column].abs().sort_values(ascending=False).index)
+    named = ", ".join(f"{r.method} {getattr(r, column):+.3f}" for r in rows.head(limit).itertuples())
+    return named + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _in_short(head: pd.DataFrame, profile: pd.DataFrame, family: str) -> str:
+    """One paragraph per family: the pooled verdicts, the per-task separations, where nothing separates."""
+    rows = head[(head["family"] == family) & (head["method"] != "erm")]
+    pooled = profile[profile["family"] == family]
+    compared = int((pooled["verdict"] != "reference").sum())
+    better, worse = (pooled[pooled["verdict"] == v] for v in ("better", "worse"))
+    text = (f"Pooled over its tasks (normalized gain), {len(better)} of {compared} methods beat tuned ERM"
+            + (f" ({_names(better, 'pooled_effect')})" if len(better) else "")
+            + f" and {len(worse)} fall behind it" + (f" ({_names(worse, 'pooled_effect')})" if len(worse) else ""))
+    per_task = []
+    for task, part in rows.groupby("task", sort=True):
+        up, down = (int((part["verdict"] == v).sum()) for v in ("better", "worse"))
+        mde = part["mde"].dropna()
+        per_task.append(f"`{task}` {up} / {down} of {len(part)}"
+                        + (f" (MDE {mde.iloc[0]:.3f})" if len(mde) else ""))
+    silent = sorted(t for t, part in rows.groupby("task") if not part["verdict"].isin(["better", "worse"]).any())
+    text += ". Per task, methods better / worse than tuned ERM: " + "; ".join(per_task) + "."
+    if silent:
+        text += " Nothing separates from ERM on " + ", ".join(f"`{t}`" for t in silent) + "."
+    return text
+
+
 def render(board: pd.DataFrame, profile: pd.DataFrame) -> str:
     head = board[board["headline"]]
     rules = sorted(set(head["selection_rule"].dropna()))
@@ -110,7 +139,11 @@ def render(board: pd.DataFrame, profile: pd.DataFrame) -> str:
         f"{compared - better - worse} not separable.",
         "",
     ]
-    for family in [f for f in FAMILY_TITLES if f in set(head["family"])]:
+    families = [f for f in FAMILY_TITLES if f in set(head["family"])]
+    if tuned:
+        lines += ["## In short", ""]
+        lines += [f"- **{FAMILY_TITLES[f]}.** {_in_short(head, profile, f)}" for f in families] + [""]
+    for family in families:
         lines += [f"## {FAMILY_TITLES[family]}", ""]
         lines += _pooled(profile, family, erm)
         for task, rows in head[head["family"] == family].groupby("task", sort=True):

@@ -53,6 +53,17 @@ def test_the_report_states_rule_verdicts_intervals_and_mde_per_family_and_task()
     assert "on every one of their tasks" not in noisy  # sce separates on none; elr and gce are pooled verdicts
 
 
+def test_in_short_counts_pooled_and_per_task_verdicts_and_names_silent_tasks():
+    silent = board()
+    silent.loc[silent["method"] == "der", "verdict"] = "not separable"
+    text = render(silent, profile())
+    short = text[text.index("## In short"):text.index("## Noisy labels")]
+    assert ("- **Noisy labels.** Pooled over its tasks (normalized gain), 1 of 3 methods beat tuned ERM (elr +0.060) "
+            "and 1 fall behind it (gce -0.100). Per task, methods better / worse than tuned ERM: `noisy_a` 1 / 1 of 3 "
+            "(MDE 0.020).") in short
+    assert "Nothing separates from ERM on `cl_a`." in short and "on `noisy_a`" not in short
+
+
 def test_without_a_search_the_report_says_erm_ran_its_defaults():
     untuned = board().assign(selection_rule="defaults (no search)")
     text = render(untuned, profile())

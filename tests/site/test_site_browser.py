@@ -61,6 +61,12 @@ DRAWN = """([title, charts, tables]) => {
     && n('[data-testid=stDataFrame] [data-testid=data-grid-canvas]') >= tables;
 }"""
 
+VERDICTS = {"▲ better", "≈ not separable", "▼ worse"}
+VERDICTS_SHOWN = """(verdicts) => {
+  const t = s => [...document.querySelectorAll('[data-testid=stDataFrame] ' + s)].map(e => e.textContent.trim());
+  return t('[role=columnheader]').includes('vs ERM') && t('[role=gridcell]').some(c => verdicts.includes(c));
+}"""
+
 if not Path(CHROMIUM).exists():
     pytest.skip("Chromium is not installed (expected /usr/bin/chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -119,10 +125,21 @@ def _open(page, url: str, title: str, charts: int, tables: int) -> float:
 
 def _screenshot(page, path: Path, width: int) -> None:
     """The whole page: Streamlit scrolls inside its main block, so the viewport grows to hold it."""
-    tall = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    main = "document.querySelector('[data-testid=stMain]')"
+    tall = page.evaluate(f"(m => {{ m.scrollTo(0, 0); return m.scrollHeight; }})({main})")  # from the top
     page.set_viewport_size({"width": width, "height": min(max(tall, 1000), 7000)})
     page.screenshot(path=str(path))
     page.set_viewport_size({"width": width, "height": 1000})
+
+
+def _wait_for_verdicts(page) -> None:
+    """The data grid fills its accessible cells after drawing its canvas: wait for the first leaderboard's
+    header and verdict cells (scrolled into view), or go on and let the assertions say what is missing."""
+    page.locator('[data-testid="stDataFrame"]').first.scroll_into_view_if_needed()
+    try:
+        page.wait_for_function(VERDICTS_SHOWN, arg=sorted(VERDICTS), timeout=30_000)
+    except sync_api.TimeoutError:
+        pass
 
 
 def _texts(page, selector: str) -> list[str]:
@@ -149,17 +166,18 @@ def test_every_page_in_chromium(server, browser, tmp_path):
             url = f"{server}/{path}"
             _open(page, url, title, charts, tables)  # first load: the server reads and derives
             times[f"{name}@{width}"] = round(_open(page, url, title, charts, tables), 2)  # warm
-            _screenshot(page, screens / f"{name}_{width}.png", width)
             assert page.locator('[data-testid="stException"]').count() == 0, name
             body = page.inner_text("body")
             assert "could not be drawn" not in body and "Deploy" not in body, name
-            if path in FAMILY_PAGES:
+            if path in FAMILY_PAGES:  # read before the screenshot: its resize makes the grids redraw
+                _wait_for_verdicts(page)
                 headers = _texts(page, '[data-testid="stDataFrame"] [role="columnheader"]')
                 cells = _texts(page, '[data-testid="stDataFrame"] [role="gridcell"]')
                 assert "vs ERM" in headers and headers.index("vs ERM") < headers.index("method"), name
-                assert {"▲ better", "≈ not separable", "▼ worse"} & set(cells), name  # verdicts in the cells
+                assert VERDICTS & set(cells), name
                 # ERM is named in every chart; its table row may sit below the rows the grid draws
                 assert "erm (reference)" in _texts(page, ".vega-embed svg text"), name
+            _screenshot(page, screens / f"{name}_{width}.png", width)
         context.close()
     (screens / "load_times.json").write_text(json.dumps(times, indent=1))
     assert not outside, f"requests left localhost: {sorted(set(outside))[:5]}"
