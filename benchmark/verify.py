@@ -2,10 +2,14 @@
 
 Every run of a chosen cell is trained again exactly as recorded (phase, seed, draw, profile) on the pinned
 kernel path, and each metric is judged:
-  exact      bit-identical (what the same code, packages and kernel path give on any x86-64 CPU with AVX2);
+  exact      bit-identical (what the same code, packages and kernel path give on CPUs of the same vendor);
   noise      differs by at most NOISE x the metric's standard deviation across the cell's recorded seeds
              (a different machine class or package build: numbers move by far less than seed noise);
   differs    anything more: the record does not come from this code. The command exits 1.
+Records from another CPU vendor (Intel vs AMD) cannot be bit-identical: MKL keeps the pinned AVX2 branch on
+Intel CPUs only and falls back to its own dispatch elsewhere, and one rounding apart a run can take another
+trajectory. Such a cell is judged by its means instead: each primary metric's mean over the final seeds must
+stay within CROSS_VENDOR standard errors of the recorded one, else the command exits 1.
 `--stale` re-runs nothing: it lists cells whose records no longer match their code (fingerprint).
 """
 
@@ -18,6 +22,7 @@ from pathlib import Path
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
+from benchmark.kernel import cpu_model
 from benchmark.records import read_cell, run_key
 from benchmark.scheduler import Cell, load_cells
 from benchmark.workers import Job, Pool
@@ -25,6 +30,50 @@ from benchmark.workers import Job, Pool
 NOISE = 0.25
 """A re-run within this share of one across-seed standard deviation counts as seed-level noise, not a
 difference (e.g. 0.25 x std 0.012 of test accuracy = 0.003)."""
+
+
+CROSS_VENDOR = 3.0
+"""Tolerance for a cell recorded on another CPU vendor, in standard errors of a difference of two means over
+n seeds (sd x sqrt(2/n), sd across the recorded seeds; at least 0.001)."""
+
+
+def metric_key(m: dict) -> tuple[str, str, str, str]:
+    return m["metric"], m["selection"], m["scorer"], m["domain"]
+
+
+def vendor(cpu: str) -> str:
+    low = cpu.lower()
+    return "Intel" if "intel" in low else "AMD" if "amd" in low else cpu
+
+
+def other_vendor(recorded: list[dict], here: str) -> str | None:
+    """The vendors the cell was recorded on, when any differs from this machine's."""
+    vendors = sorted({vendor(r.get("provenance", {}).get("cpu", "")) for r in recorded})
+    return None if vendors == [vendor(here)] else "+".join(vendors)
+
+
+def moved_means(recorded: list[dict], rerun: dict[tuple, dict]) -> list[str]:
+    """Primary metrics whose mean over the cell's final seeds moved by more than CROSS_VENDOR standard errors."""
+    old: dict[tuple, list[float]] = {}
+    new: dict[tuple, list[float]] = {}
+    for r in recorded:
+        fresh = rerun.get(run_key(r))
+        if r.get("phase", "final") != "final" or r["status"] != "ok" or not fresh or fresh["status"] != "ok":
+            continue
+        now = {metric_key(m): m["value"] for m in fresh["metrics"]}
+        for m in r["metrics"]:
+            key = metric_key(m)
+            if m["metric"] == r.get("primary") and key in now:
+                old.setdefault(key, []).append(m["value"])
+                new.setdefault(key, []).append(now[key])
+    lines = []
+    for key, values in old.items():
+        if len(values) < 2:
+            continue
+        a, b = statistics.fmean(values), statistics.fmean(new[key])
+        if abs(a - b) > max(CROSS_VENDOR * statistics.stdev(values) * math.sqrt(2 / len(values)), 1e-3):
+            lines.append(f"{'/'.join(filter(None, key))}: mean over {len(values)} seeds {a:.4g} recorded, {b:.4g} now")
+    return lines
 
 
 def changed_files(base: str) -> set[str]:
@@ -74,7 +123,7 @@ def compare(cell: Cell, recorded: list[dict], rerun: dict[tuple, dict]) -> tuple
     values: dict[tuple, list[float]] = {}
     for r in recorded:
         for m in r.get("metrics", []):
-            values.setdefault((m["metric"], m["selection"], m["scorer"], m["domain"]), []).append(m["value"])
+            values.setdefault(metric_key(m), []).append(m["value"])
     spread = {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()}
     counts = {"exact": 0, "noise": 0, "differs": 0}
     lines = []
@@ -85,9 +134,9 @@ def compare(cell: Cell, recorded: list[dict], rerun: dict[tuple, dict]) -> tuple
             lines.append(f"{cell.key} seed {r['seed']}: status {r['status']} recorded, "
                          f"{new['status'] if new else 'no run'} now")
             continue
-        fresh = {(m["metric"], m["selection"], m["scorer"], m["domain"]): m["value"] for m in new["metrics"]}
+        fresh = {metric_key(m): m["value"] for m in new["metrics"]}
         for m in r.get("metrics", []):
-            key = (m["metric"], m["selection"], m["scorer"], m["domain"])
+            key = metric_key(m)
             verdict = judge(m["value"], fresh.get(key, float("nan")), spread[key])
             counts[verdict] += 1
             if verdict == "differs":
@@ -128,15 +177,22 @@ def verify(params, grid_path: Path, records: Path, names=None, method=None, sinc
         Pool(min(jobs or params.jobs or cpu_count(), len(jobs_list)), lambda j: params.limits.run_seconds,
              params.limits.memory_mb).run(jobs_list, done)
     total = {"exact": 0, "noise": 0, "differs": 0}
+    failed = 0
     for c in fresh:
         counts, lines = compare(c, recorded[c.key], rerun[c.key])
         for k, v in counts.items():
             total[k] += v
         word = "differs" if counts["differs"] else "within seed noise" if counts["noise"] else "exact"
+        crossed = other_vendor(recorded[c.key], cpu_model())
+        if crossed and counts["differs"]:
+            lines = [line for line in lines if ": status " in line] + moved_means(recorded[c.key], rerun[c.key])
+            word = f"recorded on {crossed}, re-run on {vendor(cpu_model())}: " + (
+                "means moved" if lines else "means within noise")
+        failed += bool(lines) if crossed else bool(counts["differs"])
         print(f"{word}: {c.key} ({counts['exact']} exact, {counts['noise']} within noise, "
               f"{counts['differs']} differ)")
         for line in lines[:10]:
             print(f"  {line}")
     print(f"{len(fresh)} cells re-run: {total['exact']} metric values exact, {total['noise']} within "
-          f"{NOISE:g} x seed std, {total['differs']} differ; {len(stale)} cells stale")
-    return 1 if total["differs"] or stale else 0
+          f"{NOISE:g} x seed std, {total['differs']} differ; {failed} cells fail; {len(stale)} cells stale")
+    return 1 if failed or stale else 0
