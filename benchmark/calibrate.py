@@ -132,7 +132,8 @@ def read_records(task: str, directory: Path, seeds: int) -> list[dict]:
     from benchmark.runner import cell_path
 
     path = cell_path(directory, task, "erm")
-    records = sorted(read_cell(path), key=lambda r: r["seed"])[:seeds]
+    finals = [r for r in read_cell(path) if r.get("phase", "final") == "final"]  # search runs: val_acc only
+    records = sorted(finals, key=lambda r: r["seed"])[:seeds]
     if not records:
         raise BenchmarkError(f"--records {directory}: no ERM records of task '{task}' at {path}; "
                              "expected a cell file written by `python -m benchmark run`")

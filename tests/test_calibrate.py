@@ -99,3 +99,15 @@ def test_command_reads_records_and_exits_non_zero_on_a_miss(tmp_path, capsys):
         main(args)
     assert exit_.value.code == 1 and "MISS" in capsys.readouterr().out
     assert main([*args[:3], "--records", str(tmp_path / "none")]) == 2  # no records: a user mistake
+
+
+def test_read_records_takes_the_final_runs_of_a_tuned_cell(tmp_path):
+    """A tuned cell also holds search runs (val_acc only, seeds 100+): calibrate measures the final runs."""
+    cell = tmp_path / "cl_permuted_digits" / "erm.json"
+    cell.parent.mkdir()
+    final = [record("continual", {("forgetting", "", ""): 0.4}, seed=s) | {"phase": "final"} for s in (1, 0)]
+    search = [record("continual", {("val_acc", "", ""): 0.5}, seed=100) | {"phase": "search"}]
+    cell.write_text(json.dumps({"task": "cl_permuted_digits", "method": "erm", "records": search + final}))
+    records = calibrate.read_records("cl_permuted_digits", tmp_path, seeds=3)
+    assert [r["seed"] for r in records] == [0, 1]
+    assert calibrate.trouble(records)[0].value == pytest.approx(0.4)

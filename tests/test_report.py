@@ -64,6 +64,19 @@ def test_in_short_counts_pooled_and_per_task_verdicts_and_names_silent_tasks():
     assert "Nothing separates from ERM on `cl_a`." in short and "on `noisy_a`" not in short
 
 
+def test_trouble_table_measures_tuned_erms_final_runs_only():
+    def runs(method, phase, seed, memorization):
+        values = {"memorization": memorization, "oracle_test_acc": 0.9, "last_acc": 0.8}
+        return [{"family": "noisy_labels", "task": "noisy_a", "method": method, "seed": seed, "phase": phase,
+                 "status": "ok", "metric": m, "scorer": "", "domain": "", "value": v} for m, v in values.items()]
+
+    rows = runs("erm", "final", 0, 0.2) + runs("erm", "final", 1, 0.3) + runs("erm", "search", 100, 0.9)
+    text = render(board(), profile(), pd.DataFrame(rows + runs("elr", "final", 0, 0.9)))
+    trouble = text[text.index("## Does tuned ERM still show the trouble?"):text.index("## Noisy labels")]
+    assert "| `noisy_a` | memorization | 0.250 | >= 0.3 | **miss** |" in trouble
+    assert "| `noisy_a` | best-last test acc | 0.100 | >= 0.05 | ok |" in trouble
+
+
 def test_without_a_search_the_report_says_erm_ran_its_defaults():
     untuned = board().assign(selection_rule="defaults (no search)")
     text = render(untuned, profile())
