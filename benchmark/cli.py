@@ -81,7 +81,7 @@ def cmd_calibrate(args) -> None:
 
 def cmd_verify(args) -> None:
     from benchmark.grid import load_params
-    from benchmark.verify import verify
+    from benchmark.submission.verify import verify
 
     status = verify(load_params(Path(args.params)), Path(args.grid), Path(args.records), args.cells, args.method,
                     args.changed_since, args.stale, args.jobs)
@@ -126,9 +126,9 @@ def cmd_grid(args) -> None:
 
 
 def cmd_aggregate(args) -> None:
-    from benchmark.aggregate import aggregate
-    from benchmark.catalog import write_catalog
     from benchmark.grid import read_cells
+    from benchmark.results.aggregate import aggregate
+    from benchmark.results.catalog import write_catalog
 
     paths = aggregate(read_cells(Path(args.grid)), Path(args.records), Path(args.out))
     paths.append(write_catalog(Path(args.out)))
@@ -136,21 +136,21 @@ def cmd_aggregate(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from benchmark.export import export
+    from benchmark.results.export import export
 
     text = export(Path(args.results), args.format, args.family, args.metric, Path(args.out) if args.out else None)
     print(f"wrote {args.out}" if args.out else text, end="\n" if args.out else "")
 
 
 def cmd_report(args) -> None:
-    from benchmark.report import report
+    from benchmark.results.report import report
 
     report(Path(args.results), Path(args.out))
     print(f"wrote {args.out}")
 
 
 def cmd_new_method(args) -> None:
-    from benchmark.scaffold import new_method
+    from benchmark.submission.scaffold import new_method
 
     for path in new_method(args.name):
         print(f"wrote {path.relative_to(ROOT)}")
@@ -159,7 +159,7 @@ def cmd_new_method(args) -> None:
 
 
 def cmd_check(args) -> None:
-    from benchmark.check import FAIL, changed_files, check, load_methods, scope_line
+    from benchmark.submission.check import FAIL, changed_files, check, load_methods, scope_line
 
     if not args.time_limit > 0:
         raise BenchmarkError(f"--time-limit {args.time_limit:g}: expected a number of seconds above 0")

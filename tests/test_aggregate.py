@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.aggregate import (
+from benchmark.errors import BenchmarkError
+from benchmark.grid import load_params
+from benchmark.hparams import Choice, HParam, IntUniform, LogUniform, Uniform, draw
+from benchmark.results.aggregate import (
     LEADERBOARD_COLUMNS,
     NO_SEARCH,
     SCHEMA_KEY,
@@ -16,10 +19,7 @@ from benchmark.aggregate import (
     leaderboard,
     record_rows,
 )
-from benchmark.errors import BenchmarkError
-from benchmark.family_profile import PROFILE_COLUMNS, profile
-from benchmark.grid import load_params
-from benchmark.hparams import Choice, HParam, IntUniform, LogUniform, Uniform, draw
+from benchmark.results.family_profile import PROFILE_COLUMNS, profile
 
 
 def metric(name, value, selection="noisy_val", scorer="", domain=""):
@@ -43,7 +43,7 @@ def record(task, method, seed, draw=0, test=0.8, val=0.7, status="ok", family="n
 
 
 def frame(records) -> pd.DataFrame:
-    from benchmark.aggregate import RUN_COLUMNS
+    from benchmark.results.aggregate import RUN_COLUMNS
 
     return pd.DataFrame([row for r in records for row in record_rows(r)], columns=RUN_COLUMNS)
 
@@ -340,7 +340,7 @@ def test_aggregate_writes_every_table_summary_and_plots(tmp_path):
 
 
 def test_plots_hold_the_continual_matrix_and_interpolated_roc(tmp_path):
-    from benchmark.dvc_outputs import ROC_GRID, cl_accuracy, roc
+    from benchmark.results.dvc_outputs import ROC_GRID, cl_accuracy, roc
 
     def cl(task, m):
         return [{**record(task, m, s, family="continual", primary="acc",
@@ -350,7 +350,7 @@ def test_plots_hold_the_continual_matrix_and_interpolated_roc(tmp_path):
                 for s in range(2)]
 
     cells = write_cells(tmp_path, make=cl)
-    from benchmark.aggregate import load_runs
+    from benchmark.results.aggregate import load_runs
 
     runs, details = load_runs(cells, tmp_path / "records")
     board = leaderboard(runs)

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from benchmark import ROOT
-from benchmark.check import FAIL, PASS, TRAINING, changed_files, moved, scope_line, smoke_spec
 from benchmark.errors import BenchmarkError
 from benchmark.hparams import Choice, HParam, IntUniform, LogUniform, Uniform
 from benchmark.method import Method
-from benchmark.tracing import Trace, holds, run_traced
+from benchmark.submission.check import FAIL, PASS, TRAINING, changed_files, moved, scope_line, smoke_spec
+from benchmark.submission.tracing import Trace, holds, run_traced
 from tests.helpers import cli
 
 TASK = "noisy_digits_asym40_per_class"

@@ -5,9 +5,9 @@ import io
 import pandas as pd
 import pytest
 
-from benchmark.aggregate import leaderboard, write_parquet
 from benchmark.cli import main
-from benchmark.export import table
+from benchmark.results.aggregate import leaderboard, write_parquet
+from benchmark.results.export import table
 from tests.test_aggregate import frame, metric, record
 
 

@@ -3,7 +3,7 @@
 import pandas as pd
 
 from benchmark import ROOT
-from benchmark.report import RESULTS_DOC, render, report
+from benchmark.results.report import RESULTS_DOC, render, report
 
 RULE = "best mean val_acc over search seeds [100, 101] among 8 draws"
 

@@ -5,9 +5,9 @@ import json
 import pytest
 import torch
 
-from benchmark.aggregate import aggregate
 from benchmark.method import Method
 from benchmark.registry import METHODS
+from benchmark.results.aggregate import aggregate
 from benchmark.runner import run_cell, run_one
 from benchmark.seeding import init_seed
 

@@ -1,11 +1,11 @@
-"""benchmark.stats: intervals cover at their nominal rate, tests and tie groups behave on known cases."""
+"""benchmark.results.stats: intervals cover at their nominal rate, tests and tie groups behave on known cases."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from benchmark import stats
+from benchmark.results import stats
 
 REPS = 4000
 
@@ -155,7 +155,7 @@ def test_adjusted_tests_hold_the_family_wise_error_under_the_null_and_have_power
     """All methods equal to ERM: each adjusted test declares something in at most ~5% of simulated
     tasks / families (binomial SE at 0.05: 0.005 for 2000 tasks, 0.015 for 200 families);
     a planted effect of the task's MDE is found about 80% of the time."""
-    from benchmark import simulation
+    from benchmark.results import simulation
 
     rng = np.random.default_rng(11)
     null = simulation.task_tests(rng, 2000, 10, 5)

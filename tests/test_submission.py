@@ -14,7 +14,7 @@ import yaml
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
-from benchmark.scaffold import new_method
+from benchmark.submission.scaffold import new_method
 from tests.helpers import cli
 from tests.test_check import TASK, project, report
 

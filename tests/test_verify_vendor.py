@@ -2,7 +2,7 @@
 vendor is judged by the means of its primary metric over the final seeds, not value by value."""
 
 from benchmark.records import run_key
-from benchmark.verify import moved_means, other_vendor, vendor
+from benchmark.submission.verify import moved_means, other_vendor, vendor
 
 INTEL, AMD = "Intel(R) Xeon(R) Processor @ 2.80GHz", "AMD EPYC"
 

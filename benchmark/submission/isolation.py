@@ -1,17 +1,17 @@
 """The `no test data` line of `check`: three views of the held-out data.
 
-  references   the trained method holds nothing of the held-out splits (benchmark/tracing.py `holds`);
+  references   the trained method holds nothing of the held-out splits (benchmark/submission/tracing.py `holds`);
   noise        training is unchanged when the protocol's held-out splits are replaced by noise;
-  permutation  in a fresh process whose every reachable held-out label is permuted (benchmark/leaks.py),
+  permutation  in a fresh process whose every reachable held-out label is permuted (benchmark/submission/leaks.py),
                every loss, the weights and every output of predict and score are unchanged, and the
                method's code read none of those labels.
 """
 
 from __future__ import annotations
 
-from benchmark.leaks import Plan, permuted_runs
-from benchmark.lines import FAIL, PASS, Line
-from benchmark.tracing import Trace, held_out_sets, holds, row_hashes, run_traced
+from benchmark.submission.leaks import Plan, permuted_runs
+from benchmark.submission.lines import FAIL, PASS, Line
+from benchmark.submission.tracing import Trace, held_out_sets, holds, row_hashes, run_traced
 
 
 def isolation_line(cls, tasks, specs, defaults, base, limit) -> Line:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.aggregate import FINAL, VALIDATION
+from benchmark.results.aggregate import FINAL, VALIDATION
 
 ROC_GRID = np.linspace(0.0, 1.0, 21)
 """ROC curves differ in their FPR points per seed: each is interpolated onto this grid, then averaged."""

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
 from benchmark.errors import BenchmarkError
 from benchmark.metrics import DIAGNOSTICS, higher_is_better
-from benchmark.record_schema import read_cell_file
+from benchmark.results import stats
+from benchmark.results.record_schema import read_cell_file
 
 SCHEMA_VERSION = "1"
 SCHEMA_KEY = b"benchmark_schema_version"
@@ -332,8 +332,8 @@ def write_parquet(df: pd.DataFrame, path: Path, extra: dict[str, str] | None = N
 
 
 def aggregate(cells: dict[str, dict], records_dir: Path, out_dir: Path) -> list[Path]:
-    from benchmark.dvc_outputs import write_plots, write_summary
-    from benchmark.family_profile import profile
+    from benchmark.results.dvc_outputs import write_plots, write_summary
+    from benchmark.results.family_profile import profile
 
     runs, details = load_runs(cells, Path(records_dir))
     out_dir = Path(out_dir)

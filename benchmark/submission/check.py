@@ -12,14 +12,14 @@ earlier check failed). Any FAIL makes the command exit with status 1.
   sensitive      moving any one hyperparameter to an end of its space changes the result
   no test data   the trained method holds no reference to the held-out splits; training is unchanged
                  when they are replaced by noise; and in a world where every held-out label the process
-                 could reach is permuted (splits, data sources, caches, loaders: benchmark/leaks.py),
+                 could reach is permuted (splits, data sources, caches, loaders: benchmark/submission/leaks.py),
                  every loss, the weights and every output of predict and score are unchanged, and the
                  method's code touched none of those labels
   grid           grid.yaml and full/grid.yaml list the method's cells and agree with the registry
   scope          (with --base REV) nothing but the method, its test, grid.yaml, full/grid.yaml and
                  the method's records (results/records/<task>/NAME.json) changed
 
-The runs themselves are traced by benchmark/tracing.py.
+The runs themselves are traced by benchmark/submission/tracing.py.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from typing import Any
 
 from benchmark import FAMILIES, ROOT
 from benchmark.errors import BenchmarkError
-from benchmark.isolation import isolation_line
-from benchmark.lines import FAIL, PASS, SKIP, Line
-from benchmark.scaffold import NAME_RE
-from benchmark.submission import changed_files, grid_line, scope_line  # noqa: F401 (re-exported)
-from benchmark.tracing import SEED, TIME_LIMIT, run_traced
+from benchmark.submission.isolation import isolation_line
+from benchmark.submission.lines import FAIL, PASS, SKIP, Line
+from benchmark.submission.pull_request import changed_files, grid_line, scope_line  # noqa: F401 (re-exported)
+from benchmark.submission.scaffold import NAME_RE
+from benchmark.submission.tracing import SEED, TIME_LIMIT, run_traced
 
 EPOCHS = 2  # the smoke profile's single epoch would hide on_epoch_end and schedules
 TRAINING = ["runs", "deterministic", "finite", "sensitive", "no test data"]

@@ -3,15 +3,15 @@ under the null (every method equal to ERM) and its power under a planted effect 
 
 Scores follow the benchmark's design: score = task level + seed effect (shared by every method on
 that seed, what pairing removes) + run noise + the method's true effect. Every test runs through
-the functions the leaderboard uses (benchmark.stats), batched over simulated tasks.
-`python -m benchmark.simulation` prints the table quoted in the docs.
+the functions the leaderboard uses (benchmark.results.stats), batched over simulated tasks.
+`python -m benchmark.results.simulation` prints the table quoted in the docs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from benchmark import stats
+from benchmark.results import stats
 
 SEED_SD, NOISE_SD, LEVEL = 0.05, 0.01, 0.7
 """Seed effect, run noise (SD of one run around its seed's level) and ERM's mean accuracy."""

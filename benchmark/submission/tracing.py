@@ -4,7 +4,7 @@
 the trained state, a digest of every output of `predict` and `score`, the metrics, and every TensorSet
 the protocol builds. Held-out splits are found, not declared: a set whose rows the training batches
 never cover, and that the context does not hand to the method, is held out. `poison` replaces chosen
-sets by noise; `holds` finds references to them; benchmark/leaks.py runs the method again in a world
+sets by noise; `holds` finds references to them; benchmark/submission/leaks.py runs the method again in a world
 whose held-out labels are permuted.
 """
 
@@ -244,7 +244,7 @@ def _where(exc: BaseException) -> str:
 def run_traced(method_cls: type, task: str, spec, hp: dict, limit: float = TIME_LIMIT,
                poison: frozenset[int] = frozenset(), world=None) -> Trace:
     """Train `method_cls` once on `spec`, on CPU, with the fixed check seed. `world(trace)`, if given,
-    is a context manager that changes what the run's data looks like (benchmark/leaks.py)."""
+    is a context manager that changes what the run's data looks like (benchmark/submission/leaks.py)."""
     import torch
 
     # The first optimizer imports torch's compiler stack (seconds): import it before the clock starts, so

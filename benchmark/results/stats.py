@@ -4,7 +4,7 @@ Pure functions on numpy arrays and pandas objects; docs/stats.md gives every for
 worked example. Conventions: 95% two-sided intervals; seeds are the unit of replication; two
 methods are paired on the seeds both have (the same seed gives the same split, noise and init).
 Array functions take seeds on axis -2 and methods on axis -1, with any leading (batch) axes, so
-the null simulation (benchmark/simulation.py) runs the very code the leaderboard runs.
+the null simulation (benchmark/results/simulation.py) runs the very code the leaderboard runs.
 """
 
 from __future__ import annotations

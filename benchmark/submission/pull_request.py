@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 from benchmark import ROOT
 from benchmark.errors import BenchmarkError
-from benchmark.lines import FAIL, PASS, Line
+from benchmark.submission.lines import FAIL, PASS, Line
 
 
 def _rel(name: str) -> str:

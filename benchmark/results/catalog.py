@@ -36,7 +36,7 @@ def method_catalog() -> pd.DataFrame:
 
 
 def write_catalog(out_dir: Path) -> Path:
-    from benchmark.aggregate import write_parquet
+    from benchmark.results.aggregate import write_parquet
 
     path = Path(out_dir) / "methods.parquet"
     write_parquet(method_catalog(), path)

@@ -1,6 +1,6 @@
 """The permuted world: `check` runs a method again where every held-out label it could reach is permuted.
 
-It runs in a fresh process (`python -m benchmark.leaks`, a request on stdin), so nothing of the clean
+It runs in a fresh process (`python -m benchmark.submission.leaks`, a request on stdin), so nothing of the clean
 run lingers in memory and the method's module is imported inside the world. What is permuted:
 
   loaders    benchmark.data.load, every registered data source (through the registry or its module),
@@ -218,7 +218,7 @@ def _labels(y) -> np.ndarray | None:
 
 
 def _scrub(trace, plan: Plan, frames) -> None:
-    from benchmark.tracing import row_hashes
+    from benchmark.submission.tracing import row_hashes
 
     kept = [_labels(trace.sets[k].y) for k in plan.training if k < len(trace.sets)]
     roots = [v for f in frames for v in f.f_locals.values()]
@@ -290,7 +290,7 @@ def permuted_runs(method: str, plans: dict[str, Plan], hp: dict, limit: float) -
                              "train_labels": [[h, v] for h, v in p.train_labels.items()]}
                          for t, p in plans.items()}}
     budget = 60 + 4 * limit * max(len(plans), 1)
-    done = subprocess.run([sys.executable, "-m", "benchmark.leaks"], cwd=ROOT, input=json.dumps(request),
+    done = subprocess.run([sys.executable, "-m", "benchmark.submission.leaks"], cwd=ROOT, input=json.dumps(request),
                           capture_output=True, text=True, timeout=budget)
     if done.returncode:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -305,9 +305,9 @@ def main() -> None:
     install_loaders()
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.set_num_threads(1)
-    from benchmark.check import smoke_spec
     from benchmark.registry import METHODS
-    from benchmark.tracing import run_traced
+    from benchmark.submission.check import smoke_spec
+    from benchmark.submission.tracing import run_traced
 
     cls = METHODS.get(request["method"])
     out = {}

@@ -9,9 +9,9 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from benchmark import stats
-from benchmark.aggregate import BASELINE, VALIDATION, final_runs, primary_scores, selected_draws
 from benchmark.metrics import higher_is_better
+from benchmark.results import stats
+from benchmark.results.aggregate import BASELINE, VALIDATION, final_runs, primary_scores, selected_draws
 
 PROFILE_COLUMNS = ["method", "family", "primary", "pooled_effect", "pooled_lo", "pooled_hi", "p_value", "p_holm",
                    "verdict", "n_tasks", "tasks", "tasks_better", "tasks_worse", "family_only", "avg_rank"]
