@@ -12,6 +12,7 @@ import pandas as pd
 import verdicts
 
 COLUMNS = ["method", "family", "effect", "lo", "hi", "verdict", "n_tasks", "family_only", "adjusted", "avg_rank"]
+COLUMNS += ["tasks_better", "tasks_worse"]  # on how many of its tasks the per-task test separates it from ERM
 EFFECTS = ("pooled_effect", "normalized_gain", "gain", "score", "gain_vs_erm", "mean")
 
 
@@ -38,7 +39,7 @@ def _from_file(p: pd.DataFrame) -> pd.DataFrame:
     for new, names in (("lo", ("pooled_lo", "ci_low")), ("hi", ("pooled_hi", "ci_high"))):
         column = next((c for c in names if c in p), None)
         p[new] = pd.to_numeric(p[column], errors="coerce") if column else np.nan
-    for column in ("n_tasks", "avg_rank"):
+    for column in ("n_tasks", "avg_rank", "tasks_better", "tasks_worse"):
         p[column] = pd.to_numeric(p[column], errors="coerce") if column in p else np.nan
     given = "verdict" in p and p["verdict"].fillna("").astype(str).ne("").any()
     p["adjusted"] = bool(given)
@@ -56,10 +57,17 @@ def _from_board(board: pd.DataFrame, headline) -> pd.DataFrame:
         erm = h[h["method"] == verdicts.BASELINE].set_index("task")["mean"].abs()
         relative = h["gain_vs_erm"] / h["task"].map(erm).where(lambda e: e > 0)
         signed = relative.where(h["higher_is_better"], -relative)
+        verdict = h["verdict"] if "verdict" in h else pd.Series("", index=h.index)
         parts.append(
-            h.assign(signed=signed)
+            h.assign(signed=signed, better=verdict.eq("better"), worse=verdict.eq("worse"))
             .groupby("method")
-            .agg(effect=("signed", "mean"), n_tasks=("task", "nunique"), avg_rank=("rank", "mean"))
+            .agg(
+                effect=("signed", "mean"),
+                n_tasks=("task", "nunique"),
+                avg_rank=("rank", "mean"),
+                tasks_better=("better", "sum"),
+                tasks_worse=("worse", "sum"),
+            )
             .reset_index()
             .assign(family=family, lo=np.nan, hi=np.nan, verdict="", adjusted=False)
         )
@@ -102,6 +110,16 @@ def summary(rows: pd.DataFrame, erm_tuned: bool) -> tuple[str, str]:
         f"{counts.get('not separable', 0)} not separable ({how}; effect = gain relative to ERM over the "
         f"family's tasks, 95% CI)."
     )
+    unseparated = others[others["verdict"] == "not separable"]
+    for column, word in (("tasks_better", "better"), ("tasks_worse", "worse")):
+        every = unseparated[(unseparated[column] == unseparated["n_tasks"]) & (unseparated["n_tasks"] > 1)]
+        if len(every):
+            second += (
+                f" {word.capitalize()} than ERM on every one of their tasks by the per-task test, yet not "
+                f"separable pooled (the pooled interval resamples the family's few tasks): "
+                + ", ".join(sorted(every["method"]))
+                + "."
+            )
     return first, second
 
 

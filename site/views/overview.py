@@ -101,7 +101,10 @@ if len(special):
     )
 
 st.header("Top methods per family")
-st.caption("Sorted by verdict (better than ERM first), then pooled effect. ERM itself is the reference.")
+st.caption(
+    "Sorted by verdict (better than ERM first), then pooled effect. ERM itself is the reference. Per task: on how "
+    "many of its tasks (/ all of them) the per-task test finds the method better (▲) or worse (▼) than ERM."
+)
 names = [f for f in families if f in tables.FAMILIES] or families
 cols = st.columns(min(2, max(1, len(names))))  # two per row: room for the effect and its CI
 for i, family in enumerate(names):
@@ -119,6 +122,10 @@ for i, family in enumerate(names):
                     "95% CI": [
                         "—" if pd.isna(lo) else f"[{lo:+.1%}, {hi:+.1%}]"
                         for lo, hi in zip(top["lo"], top["hi"], strict=True)
+                    ],
+                    "per task": [
+                        "—" if pd.isna(b) else f"▲{b:.0f} ▼{w:.0f} /{n:.0f}"
+                        for b, w, n in zip(top["tasks_better"], top["tasks_worse"], top["n_tasks"], strict=True)
                     ],
                 }
             ).head(5),

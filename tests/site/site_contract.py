@@ -70,7 +70,11 @@ def profile(board: pd.DataFrame) -> pd.DataFrame:
     scale = head["task"].map(head[head["method"] == "erm"].set_index("task")["mean"].abs())
     sign = np.where(head["higher_is_better"], 1, -1)
     head = head.assign(
-        g=sign * head["gain_vs_erm"] / scale, lo=head["gain_ci_low"] / scale, hi=head["gain_ci_high"] / scale
+        g=sign * head["gain_vs_erm"] / scale,
+        lo=head["gain_ci_low"] / scale,
+        hi=head["gain_ci_high"] / scale,
+        better=np.where(sign > 0, head["gain_ci_low"] > 0, head["gain_ci_high"] < 0),  # the per-task verdicts
+        worse=np.where(sign > 0, head["gain_ci_high"] < 0, head["gain_ci_low"] > 0),
     )
     p = (
         head.groupby(["method", "family"])
@@ -80,6 +84,8 @@ def profile(board: pd.DataFrame) -> pd.DataFrame:
             pooled_hi=("hi", "mean"),
             n_tasks=("task", "nunique"),
             tasks=("task", lambda t: ",".join(sorted(t))),
+            tasks_better=("better", "sum"),
+            tasks_worse=("worse", "sum"),
         )
         .reset_index()
     )

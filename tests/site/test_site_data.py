@@ -226,6 +226,24 @@ def test_family_summary_lines(frames):
     assert first.startswith("**No method beats ERM (defaults") and "oe" in first
 
 
+def test_per_task_counts_beside_the_pooled_verdict(frames, legacy):
+    board = tables.with_stats(frames["leaderboard"])
+    pooled = _profile(frames, board)
+    assert pooled["tasks_better"].notna().all() and (pooled["tasks_better"] <= pooled["n_tasks"]).all()
+    assert _profile(legacy, tables.with_stats(legacy["leaderboard"]))["tasks_better"].isna().all()  # older file
+    fallback = _profile({}, board)  # counted from the per-task verdicts
+    head = tables.headline(board, "noisy_labels")
+    wins = head[head["verdict"] == "better"].groupby("method")["task"].nunique()
+    counted = fallback[fallback["family"] == "noisy_labels"].set_index("method")["tasks_better"]
+    assert (counted == wins.reindex(counted.index).fillna(0)).all() and counted.sum() > 0
+    noisy = pooled[pooled["family"] == "noisy_labels"].copy()
+    sam = noisy["method"] == "sam"
+    noisy.loc[sam, ["verdict", "tasks_better", "n_tasks"]] = ["not separable", 2, 2]
+    _, second = profiles.summary(noisy, erm_tuned=True)
+    assert "Better than ERM on every one of their tasks by the per-task test, yet not separable pooled" in second
+    assert second.rstrip(".").endswith("sam")
+
+
 def test_verdicts_read_or_derived(frames, legacy):
     new = tables.with_stats(frames["leaderboard"])
     assert new["adjusted"].all() and set(new["verdict"]) <= set(verdicts.ORDER)
