@@ -54,9 +54,8 @@ def profile(runs: pd.DataFrame, board: pd.DataFrame) -> pd.DataFrame:
     rank = head.assign(rank=head["rank"].astype(float)).groupby(["family", "method"])["rank"].mean()
     # The per-task verdicts beside the pooled one: with three tasks the pooled interval, which resamples
     # tasks, can stay wide while a method separates from ERM on every task.
-    per_task = head.groupby(["family", "method"])["verdict"]
-    better = per_task.apply(lambda v: int((v == stats.BETTER).sum()))
-    worse = per_task.apply(lambda v: int((v == stats.WORSE).sum()))
+    separated = head.assign(better=head["verdict"] == stats.BETTER, worse=head["verdict"] == stats.WORSE)
+    better, worse = (separated.groupby(["family", "method"])[c].sum().astype(int) for c in ("better", "worse"))
     rows = []
     for family, by_task in seed_tables(runs).items():
         sign = 1.0 if higher_is_better(primary[family]) else -1.0

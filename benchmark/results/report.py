@@ -27,13 +27,16 @@ def _ci(low, high, signed: bool = False) -> str:
     return "" if pd.isna(low) or pd.isna(high) else f"[{style.format(low)}, {style.format(high)}]"
 
 
-def _gain_list(rows: pd.DataFrame) -> str:
-    """`method +0.012 [+0.004, +0.020]`, largest effect first; 'none' when empty."""
+def _effects(rows: pd.DataFrame, column: str, ci: tuple[str, str] | None = None, limit: int | None = None) -> str:
+    """`method +0.012 [+0.004, +0.020]`, largest |effect| first, the CI from the `ci` columns; at most `limit`
+    named, then how many more; 'none' when empty."""
     if rows.empty:
         return "none"
-    rows = rows.reindex(rows["gain_vs_erm"].abs().sort_values(ascending=False).index)
-    return "; ".join(f"{r.method} {r.gain_vs_erm:+.3f} {_ci(r.gain_ci_low, r.gain_ci_high, True)}"
-                     for r in rows.itertuples())
+    rows = rows.reindex(rows[column].abs().sort_values(ascending=False, kind="stable").index)
+    interval = (lambda r: " " + _ci(getattr(r, ci[0]), getattr(r, ci[1]), True)) if ci else (lambda r: "")
+    named = [f"{r.method} {getattr(r, column):+.3f}{interval(r)}" for r in rows.head(limit).itertuples()]
+    more = len(rows) - len(named)
+    return ("; " if ci else ", ").join(named) + (f" and {more} more" if more else "")
 
 
 def _pooled(profile: pd.DataFrame, family: str, erm: str) -> list[str]:
@@ -44,9 +47,7 @@ def _pooled(profile: pd.DataFrame, family: str, erm: str) -> list[str]:
     lines = [f"**Pooled over the family's tasks** (normalized gain over {erm}, 95% CI, Holm over "
              f"{compared} methods):", ""]
     for verdict, title in (("better", "better than ERM"), ("worse", "worse than ERM")):
-        hits = rows[rows["verdict"] == verdict].sort_values("pooled_effect", ascending=verdict == "worse")
-        listed = "; ".join(f"{r.method} {r.pooled_effect:+.3f} {_ci(r.pooled_lo, r.pooled_hi, True)}"
-                           for r in hits.itertuples()) or "none"
+        listed = _effects(rows[rows["verdict"] == verdict], "pooled_effect", ("pooled_lo", "pooled_hi"))
         lines.append(f"- {title}: {listed}")
     rest = rows[~rows["verdict"].isin(["better", "worse", "reference"])]
     lines.append(f"- not separable from ERM: {len(rest)} methods")
@@ -75,20 +76,14 @@ def _task(rows: pd.DataFrame, task: str, erm_name: str) -> list[str]:
     if not mde.empty:
         lines.append(f"- minimum detectable effect at 80% power (Holm over {len(others)} methods): "
                      f"{mde.iloc[0]:.3f}")
-    lines.append(f"- better than ERM: {_gain_list(others[others['verdict'] == 'better'])}")
-    lines.append(f"- worse than ERM: {_gain_list(others[others['verdict'] == 'worse'])}")
+    for verdict in ("better", "worse"):
+        listed = _effects(others[others["verdict"] == verdict], "gain_vs_erm", ("gain_ci_low", "gain_ci_high"))
+        lines.append(f"- {verdict} than ERM: {listed}")
     unseparated = int((~others["verdict"].isin(["better", "worse"])).sum())
     tuned = int((others["hparam_draw"] > 0).sum())
     lines += [f"- not separable from ERM: {unseparated} of {len(others)}; {tuned} of {len(others)} methods "
               "chose a draw other than their defaults", ""]
     return lines
-
-
-def _names(rows: pd.DataFrame, column: str, limit: int = 3) -> str:
-    """The `limit` largest effects by name, with how many more."""
-    rows = rows.reindex(rows[column].abs().sort_values(ascending=False).index)
-    named = ", ".join(f"{r.method} {getattr(r, column):+.3f}" for r in rows.head(limit).itertuples())
-    return named + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
 def _in_short(head: pd.DataFrame, profile: pd.DataFrame, family: str) -> str:
@@ -97,9 +92,11 @@ def _in_short(head: pd.DataFrame, profile: pd.DataFrame, family: str) -> str:
     pooled = profile[profile["family"] == family]
     compared = int((pooled["verdict"] != "reference").sum())
     better, worse = (pooled[pooled["verdict"] == v] for v in ("better", "worse"))
+    def named(hits: pd.DataFrame) -> str:
+        return f" ({_effects(hits, 'pooled_effect', limit=3)})" if len(hits) else ""
+
     text = (f"Pooled over its tasks (normalized gain), {len(better)} of {compared} methods beat tuned ERM"
-            + (f" ({_names(better, 'pooled_effect')})" if len(better) else "")
-            + f" and {len(worse)} fall behind it" + (f" ({_names(worse, 'pooled_effect')})" if len(worse) else ""))
+            f"{named(better)} and {len(worse)} fall behind it{named(worse)}")
     per_task = []
     for task, part in rows.groupby("task", sort=True):
         up, down = (int((part["verdict"] == v).sum()) for v in ("better", "worse"))
